@@ -1,0 +1,88 @@
+/*
+ * content.h: the reports and the site index.
+ *
+ * content_scan() walks ROOT/content, reads each *.md file's front
+ * matter, validates it against the config and fills the site index.
+ * The index holds metadata only; bodies are read again when a report
+ * is rendered, so memory does not grow with the size of the content.
+ * After a successful scan the reports are sorted (department, year)
+ * and the groupings below are built.  Every string is owned by the
+ * site and lives until site_free().
+ */
+#ifndef FAZHI_CONTENT_H
+#define FAZHI_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+#define NO_REPORT ((size_t)-1)
+
+struct attachment {
+	char	*name;		/* file name as written in front matter (may be Chinese) */
+	char	*src;		/* path relative to ROOT */
+	char	*url;		/* site-relative URL, percent-encoded */
+	char	*out;		/* output path relative to the site root */
+	long long size;		/* bytes */
+};
+
+struct report {
+	char	*path;		/* source, relative to ROOT: content/…/x.md */
+	char	*title;
+	char	*department;
+	char	*category;
+	int	 year;
+	char	*date;		/* YYYY-MM-DD or NULL */
+	char	*source;	/* 信息来源, or NULL */
+	char	*summary;	/* or NULL */
+	char	*slug;		/* output name: front matter slug, else derived */
+	char	*url;		/* site-relative URL of the page: report/<slug>.html, percent-encoded */
+	char	*out;		/* output path relative to the site root */
+	struct attachment *attachments;
+	size_t	 nattachments;
+	char	**filters;	/* filters named in front matter */
+	size_t	 nfilters;
+	char	*stats;		/* the first ```stats block's text, for site views; or NULL */
+	size_t	 body_off;	/* byte offset of the Markdown body in the file */
+	int	 body_line;	/* 1-based line of the body's first line */
+	long long size;		/* source bytes */
+	uint8_t	 hash[32];	/* SHA-256 of the source file */
+	size_t	 prev_year;	/* same department, the nearest earlier year, or NO_REPORT */
+	size_t	 next_year;	/* same department, the nearest later year, or NO_REPORT */
+	size_t	 dept;		/* index into site.depts */
+	size_t	 cat;		/* index into site.cats (config order) */
+	size_t	 yr;		/* index into site.years */
+};
+
+/* A group of reports: a department, a category or a year. */
+struct group {
+	char	*name;		/* 市司法局, 市政府部门, "2019" */
+	char	*key;		/* file-name form of name (unsafe bytes replaced) */
+	char	*url;		/* site-relative URL of the group's first index page */
+	size_t	*reports;	/* indices into site.reports, newest first */
+	size_t	 n;
+};
+
+struct site {
+	struct report	*reports;	/* sorted by department, then year */
+	size_t		 n;
+	size_t		*newest;	/* all reports, newest first (date, year, path) */
+	struct group	*depts;		/* sorted by name (byte order) */
+	size_t		 ndepts;
+	struct group	*cats;		/* in config order; empty ones included */
+	size_t		 ncats;
+	struct group	*years;		/* newest first */
+	size_t		 nyears;
+};
+
+/*
+ * Return 0 on success, -1 when any report is invalid (all problems are
+ * diagnosed).  root is the project root.
+ */
+int	 content_scan(struct site *, const struct config *, const char *root);
+void	 site_free(struct site *);
+/* Read a report's source; return 0 or -1 (diagnosed). */
+int	 report_read(const struct report *, const char *root, char **data, size_t *len);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * util.h: hashing, UTF-8, paths and files.
+ *
+ * Paths: every path that comes from content is relative to ROOT and is
+ * checked with path_is_safe() before use.  path_join() is the one
+ * function that joins path components.
+ */
+#ifndef FAZHI_UTIL_H
+#define FAZHI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+/* SHA-256. */
+struct sha256 {
+	uint32_t	h[8];
+	uint64_t	n;	/* bytes hashed so far */
+	uint8_t		blk[64];
+	size_t		fill;
+};
+void	 sha256_init(struct sha256 *);
+void	 sha256_update(struct sha256 *, const void *, size_t);
+void	 sha256_final(struct sha256 *, uint8_t out[32]);
+void	 sha256_hex(const void *, size_t, char out[65]);
+void	 hex_encode(const uint8_t *, size_t, char *out);
+
+/*
+ * Return the byte offset of the first invalid UTF-8 sequence (overlong
+ * forms, surrogates and code points past U+10FFFF are invalid), or
+ * (size_t)-1 when the whole buffer is valid.
+ */
+size_t	 utf8_invalid_at(const char *, size_t);
+/* Decode one code point at s (len bytes left); return its length, 0 if invalid. */
+size_t	 utf8_decode(const char *s, size_t len, uint32_t *cp);
+/* Count code points in a prefix: used for columns in diagnostics. */
+size_t	 utf8_columns(const char *, size_t);
+
+/* Join a and b with exactly one '/', return a new string. */
+char	*path_join(const char *a, const char *b);
+/*
+ * A relative path that stays inside its root: not empty, not absolute,
+ * no "." or ".." component, no backslash, no NUL or control byte.
+ */
+int	 path_is_safe(const char *);
+
+/* Read a whole file; return 0 on success and -1 with errno set. */
+int	 file_read(const char *path, char **data, size_t *len);
+/* Create directories as needed; return 0 on success, -1 with errno. */
+int	 mkdir_p(const char *path);
+/* Remove a tree (does not follow symlinks); return 0 or -1. */
+int	 rm_rf(const char *path);
+
+/* malloc that aborts on failure, and friends. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic seconds, for the build summary only (never written to output). */
+double	 now_seconds(void);
+
+#endif
