@@ -30,6 +30,8 @@ struct config {
 	size_t	 ncategories;
 	char	**required;	/* required front-matter fields */
 	size_t	 nrequired;
+	char	**fields;	/* extra optional front-matter keys this site allows */
+	size_t	 nfields;
 	char	**filters;	/* filters run on every report, in order */
 	size_t	 nfilters;
 	int	 unsafe_html;	/* allow raw HTML in Markdown (default 0) */

@@ -82,6 +82,8 @@ struct site {
  */
 int	 content_scan(struct site *, const struct config *, const char *root);
 void	 site_free(struct site *);
+/* Free the strings of every report in s (not the array itself). */
+void	 site_free_reports(struct site *);
 /* Read a report's source; return 0 or -1 (diagnosed). */
 int	 report_read(const struct report *, const char *root, char **data, size_t *len);
 

@@ -1,0 +1,228 @@
+/*
+ * buf.c: growable buffers and the one set of escapers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "util.h"
+
+void
+buf_grow(struct buf *b, size_t extra)
+{
+	size_t	 need, cap;
+
+	if (extra > (size_t)-1 / 2 - b->len) {
+		fprintf(stderr, "fazhi: buffer too large\n");
+		abort();
+	}
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap += cap / 2 + 64;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+buf_put(struct buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+void
+buf_putc(struct buf *b, int c)
+{
+	buf_grow(b, 1);
+	b->data[b->len++] = (char)c;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list	 aq;
+	int	 n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return;
+	buf_grow(b, (size_t)n);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *
+buf_detach(struct buf *b)
+{
+	char	*p;
+
+	p = b->data ? b->data : xstrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+const char *
+buf_cstr(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+/*
+ * Copy runs of harmless bytes at once; replace the five significant
+ * characters, and anything that is not valid UTF-8 or is a control
+ * character, so that no input can change the structure of a page.
+ */
+void
+buf_html_escape(struct buf *b, const char *s, size_t n)
+{
+	size_t	 i = 0, run, k;
+	uint32_t cp;
+	unsigned char c;
+
+	buf_grow(b, n);
+	while (i < n) {
+		run = i;
+		while (run < n) {
+			c = (unsigned char)s[run];
+			if (c >= 0x80 || c < 0x20 || c == '&' || c == '<' ||
+			    c == '>' || c == '"' || c == '\'' || c == 0x7f)
+				break;
+			run++;
+		}
+		if (run > i)
+			buf_put(b, s + i, run - i);
+		i = run;
+		if (i >= n)
+			break;
+		c = (unsigned char)s[i];
+		switch (c) {
+		case '&': buf_puts(b, "&amp;"); i++; continue;
+		case '<': buf_puts(b, "&lt;"); i++; continue;
+		case '>': buf_puts(b, "&gt;"); i++; continue;
+		case '"': buf_puts(b, "&quot;"); i++; continue;
+		case '\'': buf_puts(b, "&#39;"); i++; continue;
+		case '\t': case '\n': case '\r': buf_putc(b, c); i++; continue;
+		default: break;
+		}
+		if (c < 0x80) {
+			/* Other C0 controls and DEL. */
+			buf_puts(b, "\xEF\xBF\xBD");
+			i++;
+			continue;
+		}
+		k = utf8_decode(s + i, n - i, &cp);
+		if (k == 0 || (cp >= 0x80 && cp < 0xA0)) {
+			buf_puts(b, "\xEF\xBF\xBD");
+			i += k ? k : 1;
+			continue;
+		}
+		buf_put(b, s + i, k);
+		i += k;
+	}
+}
+
+void
+buf_url_escape(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	 i;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~' || c == '/')
+			buf_putc(b, c);
+		else {
+			buf_putc(b, '%');
+			buf_putc(b, hex[c >> 4]);
+			buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+void
+buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+	size_t	 i, k;
+	uint32_t cp;
+	unsigned char c;
+
+	for (i = 0; i < n; ) {
+		c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			k = utf8_decode(s + i, n - i, &cp);
+			if (k == 0) {
+				buf_puts(b, "\\ufffd");
+				i++;
+			} else if (cp == 0x2028 || cp == 0x2029) {
+				buf_printf(b, "\\u%04x", (unsigned)cp);
+				i += k;
+			} else {
+				buf_put(b, s + i, k);
+				i += k;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"': buf_puts(b, "\\\""); break;
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		case '<': buf_puts(b, "\\u003c"); break;
+		case '>': buf_puts(b, "\\u003e"); break;
+		case '&': buf_puts(b, "\\u0026"); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				buf_printf(b, "\\u%04x", c);
+			else
+				buf_putc(b, c);
+		}
+		i++;
+	}
+}

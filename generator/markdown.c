@@ -1,0 +1,331 @@
+/*
+ * markdown.c: cmark-gfm parsing and an HTML renderer for the top level.
+ *
+ * cmark-gfm renders most nodes well; what it lacks is heading ids and
+ * a scrollable box around tables.  So the top-level walk here handles
+ * documents, block quotes, filter sections (custom blocks), headings
+ * and tables itself and hands every other block to cmark_render_html,
+ * which applies safe mode (raw HTML dropped, dangerous URLs removed).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
+
+#include "buf.h"
+#include "markdown.h"
+#include "util.h"
+
+static pthread_once_t	 S_once = PTHREAD_ONCE_INIT;
+static cmark_llist	*S_exts;
+static cmark_syntax_extension *S_table;
+
+static void
+S_init(void)
+{
+	static const char *const names[] = {
+		"table", "strikethrough", "autolink"
+	};
+	cmark_mem *mem = cmark_get_default_mem_allocator();
+	cmark_syntax_extension *e;
+	size_t	 i;
+
+	cmark_gfm_core_extensions_ensure_registered();
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((e = cmark_find_syntax_extension(names[i])) != NULL) {
+			S_exts = cmark_llist_append(mem, S_exts, e);
+			if (i == 0)
+				S_table = e;
+		}
+}
+
+void *
+md_extensions(void)
+{
+	pthread_once(&S_once, S_init);
+	return S_exts;
+}
+
+static int
+S_options(int unsafe_html)
+{
+	return CMARK_OPT_DEFAULT | CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES |
+	    (unsafe_html ? CMARK_OPT_UNSAFE : 0);
+}
+
+struct cmark_node *
+md_parse(const char *text, size_t len, int unsafe_html)
+{
+	cmark_parser *p;
+	cmark_llist *l;
+	cmark_node *doc;
+
+	pthread_once(&S_once, S_init);
+	p = cmark_parser_new(S_options(unsafe_html));
+	for (l = S_exts; l; l = l->next)
+		cmark_parser_attach_syntax_extension(p, l->data);
+	cmark_parser_feed(p, text, len);
+	doc = cmark_parser_finish(p);
+	cmark_parser_free(p);
+	if (doc == NULL)
+		abort();
+	return doc;
+}
+
+void
+md_text(struct cmark_node *n, struct buf *out)
+{
+	cmark_iter *it = cmark_iter_new(n);
+	cmark_event_type ev;
+	cmark_node *c;
+	const char *lit;
+
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		c = cmark_iter_get_node(it);
+		switch (cmark_node_get_type(c)) {
+		case CMARK_NODE_TEXT:
+		case CMARK_NODE_CODE:
+			if ((lit = cmark_node_get_literal(c)) != NULL)
+				buf_puts(out, lit);
+			break;
+		case CMARK_NODE_SOFTBREAK:
+		case CMARK_NODE_LINEBREAK:
+			buf_putc(out, ' ');
+			break;
+		default:
+			break;
+		}
+	}
+	cmark_iter_free(it);
+}
+
+/* Is cp punctuation or a space, in ASCII or the CJK punctuation blocks? */
+static int
+S_is_sep(uint32_t cp)
+{
+	if (cp < 0x80)
+		return !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+		    (cp >= '0' && cp <= '9') || cp == '_');
+	return (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
+	    (cp >= 0xff00 && cp <= 0xff0f) || (cp >= 0xff1a && cp <= 0xff20) ||
+	    (cp >= 0xff3b && cp <= 0xff40) || (cp >= 0xff5b && cp <= 0xff65) ||
+	    cp == 0x00b7 || cp == 0x00a0 || (cp >= 0xfe30 && cp <= 0xfe4f);
+}
+
+/* A readable id from heading text: 一、主要举措 -> 一-主要举措. */
+static void
+S_slugify(const char *s, size_t len, struct buf *out)
+{
+	size_t	 i = 0, k, start = out->len, chars = 0;
+	uint32_t cp;
+	int	 sep = 0;
+
+	while (i < len && chars < 48) {
+		k = utf8_decode(s + i, len - i, &cp);
+		if (k == 0) {
+			i++;
+			continue;
+		}
+		if (S_is_sep(cp))
+			sep = out->len > start;
+		else {
+			if (sep)
+				buf_putc(out, '-');
+			sep = 0;
+			if (cp >= 'A' && cp <= 'Z')
+				buf_putc(out, (int)(cp + 32));
+			else
+				buf_put(out, s + i, k);
+			chars++;
+		}
+		i += k;
+	}
+	if (out->len == start)
+		buf_puts(out, "section");
+}
+
+struct S_render {
+	struct buf	*out;
+	struct toc	*toc;
+	int		 options;
+	char		**ids;	/* ids used so far, for uniqueness */
+	size_t		 nids;
+	size_t		 tables;
+};
+
+static int
+S_id_used(struct S_render *st, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nids; i++)
+		if (strcmp(st->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+S_unique_id(struct S_render *st, const char *base)
+{
+	char	*id = xstrdup(base);
+	int	 n = 2;
+
+	while (S_id_used(st, id)) {
+		free(id);
+		id = xasprintf("%s-%d", base, n++);
+	}
+	st->ids = xrealloc(st->ids, (st->nids + 1) * sizeof(char *));
+	st->ids[st->nids++] = xstrdup(id);
+	return id;
+}
+
+static void
+S_cmark_html(struct S_render *st, cmark_node *n)
+{
+	char	*html = cmark_render_html(n, st->options, S_exts);
+
+	buf_puts(st->out, html);
+	free(html);
+}
+
+static void
+S_heading(struct S_render *st, cmark_node *n)
+{
+	struct buf text = { 0 }, base = { 0 };
+	const char *preset = cmark_node_get_user_data(n);
+	char	*html, *id;
+	int	 level = cmark_node_get_heading_level(n);
+	struct toc_entry *e;
+
+	md_text(n, &text);
+	if (preset != NULL && *preset != '\0')
+		buf_puts(&base, preset);
+	else
+		S_slugify(buf_cstr(&text), text.len, &base);
+	id = S_unique_id(st, buf_cstr(&base));
+	html = cmark_render_html(n, st->options, S_exts);
+	/* cmark writes "<hN>"; put the id in the opening tag. */
+	if (strncmp(html, "<h", 2) == 0 && html[3] == '>') {
+		buf_put(st->out, html, 3);
+		buf_puts(st->out, " id=\"");
+		buf_html_escape(st->out, id, strlen(id));
+		buf_putc(st->out, '"');
+		buf_puts(st->out, html + 3);
+	} else
+		buf_puts(st->out, html);
+	free(html);
+	if (st->toc != NULL && level >= 2) {
+		st->toc->v = xrealloc(st->toc->v,
+		    (st->toc->n + 1) * sizeof(*st->toc->v));
+		e = &st->toc->v[st->toc->n++];
+		e->level = level;
+		e->id = id;
+		e->text = buf_detach(&text);
+	} else
+		free(id);
+	buf_free(&text);
+	buf_free(&base);
+}
+
+static void
+S_block(struct S_render *st, cmark_node *n)
+{
+	cmark_node *c;
+	const char *s;
+
+	switch (cmark_node_get_type(n)) {
+	case CMARK_NODE_DOCUMENT:
+		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
+			S_block(st, c);
+		return;
+	case CMARK_NODE_BLOCK_QUOTE:
+		buf_puts(st->out, "<blockquote>\n");
+		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
+			S_block(st, c);
+		buf_puts(st->out, "</blockquote>\n");
+		return;
+	case CMARK_NODE_CUSTOM_BLOCK:
+		if ((s = cmark_node_get_on_enter(n)) != NULL)
+			buf_puts(st->out, s);
+		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
+			S_block(st, c);
+		if ((s = cmark_node_get_on_exit(n)) != NULL)
+			buf_puts(st->out, s);
+		return;
+	case CMARK_NODE_HEADING:
+		S_heading(st, n);
+		return;
+	default:
+		break;
+	}
+	if (S_table != NULL && cmark_node_get_syntax_extension(n) == S_table &&
+	    strcmp(cmark_node_get_type_string(n), "table") == 0) {
+		st->tables++;
+		buf_printf(st->out, "<div class=\"table-wrap\" role=\"region\" "
+		    "tabindex=\"0\" aria-label=\"表格%zu\">\n", st->tables);
+		S_cmark_html(st, n);
+		buf_puts(st->out, "</div>\n");
+		return;
+	}
+	S_cmark_html(st, n);
+}
+
+void
+md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
+    int unsafe_html)
+{
+	struct S_render st;
+	size_t	 i;
+
+	pthread_once(&S_once, S_init);
+	memset(&st, 0, sizeof(st));
+	st.out = out;
+	st.toc = toc;
+	st.options = S_options(unsafe_html);
+	S_block(&st, doc);
+	for (i = 0; i < st.nids; i++)
+		free(st.ids[i]);
+	free(st.ids);
+}
+
+void
+md_free(struct cmark_node *doc)
+{
+	cmark_iter *it;
+	cmark_event_type ev;
+	cmark_node *n;
+	void	*ud;
+
+	if (doc == NULL)
+		return;
+	it = cmark_iter_new(doc);
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		n = cmark_iter_get_node(it);
+		if (ev == CMARK_EVENT_ENTER &&
+		    cmark_node_get_type(n) == CMARK_NODE_HEADING &&
+		    (ud = cmark_node_get_user_data(n)) != NULL) {
+			free(ud);
+			cmark_node_set_user_data(n, NULL);
+		}
+	}
+	cmark_iter_free(it);
+	cmark_node_free(doc);
+}
+
+void
+toc_free(struct toc *t)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->v[i].id);
+		free(t->v[i].text);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
