@@ -1,6 +1,7 @@
 /*
  * buf.c: growable buffers and the one set of escapers.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * site would be worse than a failed build).  Every problem is
  * reported; the function fails if any was.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /*
  * diag.c: collected, sorted diagnostics.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>

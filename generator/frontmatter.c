@@ -1,6 +1,7 @@
 /*
  * frontmatter.c: find the front matter, check the bytes, parse YAML.
  */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include "diag.h"

@@ -7,6 +7,7 @@
  * and tables itself and hands every other block to cmark_render_html,
  * which applies safe mode (raw HTML dropped, dangerous URLs removed).
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
  * Dynamic assignment rather than fixed slices, because reports differ
  * in size by orders of magnitude.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  * for them, and refusing them rules out alias bombs.  Tags are
  * ignored.  Depth and node count are bounded.
  */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,0 +1,118 @@
+/*
+ * build.c: the stages of a build, in order, and the summary.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "buf.h"
+#include "config.h"
+#include "content.h"
+#include "diag.h"
+#include "output.h"
+#include "page.h"
+#include "pool.h"
+#include "template.h"
+#include "util.h"
+
+static const char *const S_required_templates[] = {
+	"home.html", "list.html", "report.html", "404.html", NULL
+};
+
+static void
+S_summary(const struct build_stats *st, const struct out *o, double secs,
+    int check)
+{
+	fprintf(stderr,
+	    "\n                   | %s\n"
+	    "-------------------+-------\n"
+	    "  报告 Reports      | %zu\n"
+	    "  页面 Pages        | %zu\n"
+	    "  压缩包 Bundles    | %zu\n"
+	    "  静态文件 Static   | %zu\n"
+	    "  文件 Files        | %zu (%.1f MB)\n"
+	    "\n%s in %.0f ms\n",
+	    check ? "检查 check" : "构建 build",
+	    st->reports, st->pages, st->bundles, st->static_files,
+	    out_files(o), (double)out_bytes(o) / 1e6,
+	    check ? "Checked" : "Built", secs * 1000);
+}
+
+int
+build_run(const struct build_args *a, struct build_result *res)
+{
+	struct config cfg;
+	struct site site;
+	struct tmpl_set *tmpl = NULL;
+	struct out *o = NULL;
+	struct page_opts po;
+	struct build_stats st;
+	char	*outdir;
+	double	 t0 = now_seconds();
+	int	 rc = -1, scanned = 0;
+	size_t	 i;
+
+	memset(&site, 0, sizeof(site));
+	memset(&st, 0, sizeof(st));
+	if (res)
+		memset(res, 0, sizeof(*res));
+	outdir = a->outdir ? xstrdup(a->outdir) : path_join(a->root, "site");
+	if (config_load(&cfg, a->root) == 0) {
+		if ((tmpl = tmpl_compile(a->root, cfg.theme)) != NULL)
+			for (i = 0; S_required_templates[i]; i++)
+				if (!tmpl_exists(tmpl, S_required_templates[i]))
+					diag_error(NULL, 0, 0, "theme \"%s\" has no "
+					    "templates/%s", cfg.theme,
+					    S_required_templates[i]);
+		content_scan(&site, &cfg, a->root);
+		scanned = 1;
+	}
+	/* Every content error is known here, before anything is written. */
+	if (diag_errors() > 0)
+		goto out;
+	o = a->check ? out_open_dry() : out_open(outdir);
+	if (o == NULL)
+		goto out;
+	memset(&po, 0, sizeof(po));
+	po.root = a->root;
+	po.cfg = &cfg;
+	po.site = &site;
+	po.tmpl = tmpl;
+	po.out = o;
+	po.bundles = a->bundles && cfg.bundles;
+	po.workers = a->jobs > 0 ? a->jobs : pool_workers();
+	po.progress = !a->quiet && isatty(2);
+	if (page_build(&po, &st) == -1 || diag_errors() > 0) {
+		out_abort(o);
+		o = NULL;
+		goto out;
+	}
+	if (!a->quiet)
+		S_summary(&st, o, now_seconds() - t0, a->check);
+	if (out_commit(o) == -1) {
+		o = NULL;
+		goto out;
+	}
+	o = NULL;
+	rc = 0;
+out:
+	if (res) {
+		res->ok = rc == 0;
+		if (rc != 0)
+			res->errors = diag_collected_text();
+	}
+	if (rc != 0 && !a->quiet)
+		fprintf(stderr, "fazhi: %zu error(s); %s\n", diag_errors(),
+		    a->check ? "check failed" : "nothing was published");
+	diag_flush();
+	if (scanned)
+		site_free(&site);
+	if (tmpl)
+		tmpl_set_free(tmpl);
+	config_free(&cfg);
+	free(outdir);
+	return rc;
+}

@@ -1,0 +1,755 @@
+/*
+ * page.c: the portal's pages.
+ *
+ * Reports are rendered in parallel, one at a time per worker: read,
+ * parse, filter, render, write, free.  Nothing of a body outlives its
+ * page, so memory does not grow with the content.  Listing pages are
+ * rendered in parallel too, as a flat list of jobs.  Each worker owns
+ * a template environment (a Lua state) and a filter environment.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmark-gfm.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "buf.h"
+#include "config.h"
+#include "content.h"
+#include "diag.h"
+#include "frontmatter.h"
+#include "markdown.h"
+#include "output.h"
+#include "page.h"
+#include "pool.h"
+#include "template.h"
+#include "util.h"
+#include "yval.h"
+
+struct S_worker {
+	struct tmpl_env	*tmpl;
+	int		 site_ref;	/* the cached `site` table in tmpl's Lua state */
+	struct buf	 html;		/* reused between pages */
+	struct buf	 body;
+};
+
+/* A listing page to render. */
+struct S_list {
+	const char	*kind;		/* "category", "department", "year", "all" */
+	const struct group *g;		/* NULL for "all" */
+	size_t		 page;		/* 1-based */
+	size_t		 npages;
+};
+
+struct S_ctx {
+	const struct page_opts *o;
+	struct S_worker	*w;
+	int		 failed;
+	size_t		 done;
+	size_t		 total;
+	size_t		 pages;
+	struct S_list	*jobs;		/* listing pages */
+	size_t		 njobs;
+};
+
+/* ---- Lua values ---- */
+
+static void
+S_sets(lua_State *L, const char *k, const char *v)
+{
+	if (v == NULL)
+		return;
+	lua_pushstring(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static void
+S_seti(lua_State *L, const char *k, long long v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, k);
+}
+
+/* URL of page n of a listing whose first page is base ("x/y.html"). */
+static char *
+S_page_url(const char *base, size_t n)
+{
+	size_t	 len = strlen(base);
+
+	if (n <= 1)
+		return xstrdup(base);
+	return xasprintf("%.*s-%zu.html", (int)(len - 5), base, n);
+}
+
+static size_t
+S_npages(size_t n, int size)
+{
+	return n == 0 ? 1 : (n + (size_t)size - 1) / (size_t)size;
+}
+
+static void
+S_push_group(lua_State *L, const struct group *g)
+{
+	lua_createtable(L, 0, 5);
+	S_sets(L, "name", g->name);
+	S_sets(L, "url", g->url);
+	S_sets(L, "key", g->key);
+	S_seti(L, "count", (long long)g->n);
+}
+
+static void
+S_push_groups(lua_State *L, const struct group *g, size_t n)
+{
+	size_t	 i;
+
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		S_push_group(L, &g[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* The metadata of a report, as listings and report pages see it. */
+static void
+S_push_summary(lua_State *L, const struct site *s, const struct report *r)
+{
+	lua_createtable(L, 0, 14);
+	S_sets(L, "title", r->title);
+	S_sets(L, "department", r->department);
+	S_sets(L, "category", r->category);
+	S_seti(L, "year", r->year);
+	S_sets(L, "date", r->date);
+	S_sets(L, "source", r->source);
+	S_sets(L, "summary", r->summary);
+	S_sets(L, "url", r->url);
+	S_sets(L, "slug", r->slug);
+	S_sets(L, "path", r->path);
+	S_sets(L, "department_url", s->depts[r->dept].url);
+	S_sets(L, "category_url", s->cats[r->cat].url);
+	S_sets(L, "year_url", s->years[r->yr].url);
+}
+
+static void
+S_push_site(lua_State *L, const struct page_opts *o)
+{
+	const struct config *c = o->cfg;
+	const struct site *s = o->site;
+
+	lua_createtable(L, 0, 12);
+	S_sets(L, "title", c->title);
+	S_sets(L, "base_url", c->base_url);
+	S_sets(L, "language", c->language);
+	S_sets(L, "description", c->description);
+	S_sets(L, "parent_title", c->parent_title);
+	S_seti(L, "report_count", (long long)s->n);
+	lua_pushboolean(L, o->bundles);
+	lua_setfield(L, -2, "bundles");
+	S_push_groups(L, s->cats, s->ncats);
+	lua_setfield(L, -2, "categories");
+	S_push_groups(L, s->depts, s->ndepts);
+	lua_setfield(L, -2, "departments");
+	S_push_groups(L, s->years, s->nyears);
+	lua_setfield(L, -2, "years");
+}
+
+/* Common variables: site, root, page {kind, title, url, canonical}. */
+static void
+S_push_vars(struct S_worker *w, const struct page_opts *o, const char *kind,
+    const char *title, const char *url, int depth)
+{
+	lua_State *L = tmpl_lua(w->tmpl);
+	char	*canon;
+
+	lua_createtable(L, 0, 8);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, w->site_ref);
+	lua_setfield(L, -2, "site");
+	S_sets(L, "root", depth ? "../" : "");
+	lua_createtable(L, 0, 8);
+	S_sets(L, "kind", kind);
+	S_sets(L, "title", title);
+	S_sets(L, "url", url);
+	canon = xasprintf("%s%s", o->cfg->base_url,
+	    strcmp(url, "index.html") ? url : "");
+	S_sets(L, "canonical", canon);
+	free(canon);
+	lua_setfield(L, -2, "page");
+}
+
+/* Get the table t.page (pushed) from the vars table at the top. */
+static void
+S_page_table(lua_State *L)
+{
+	lua_getfield(L, -1, "page");
+}
+
+static void
+S_crumb(lua_State *L, int i, const char *title, const char *url)
+{
+	lua_createtable(L, 0, 2);
+	S_sets(L, "title", title);
+	S_sets(L, "url", url);
+	lua_rawseti(L, -2, i);
+}
+
+static int
+S_render(struct S_ctx *ctx, struct S_worker *w, const char *tmpl,
+    const char *rel)
+{
+	buf_reset(&w->html);
+	if (tmpl_render(w->tmpl, tmpl, &w->html) == -1) {
+		ctx->failed = 1;
+		return -1;
+	}
+	if (out_write(ctx->o->out, rel, w->html.data ? w->html.data : "",
+	    w->html.len) == -1) {
+		ctx->failed = 1;
+		return -1;
+	}
+	__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void
+S_progress(struct S_ctx *ctx)
+{
+	size_t	 d = __atomic_add_fetch(&ctx->done, 1, __ATOMIC_RELAXED);
+
+	if (ctx->o->progress && (d % 500 == 0 || d == ctx->total))
+		fprintf(stderr, "\r  %zu/%zu", d, ctx->total);
+}
+
+/* ---- report pages ---- */
+
+static void
+S_report(void *arg, size_t i, int worker)
+{
+	struct S_ctx *ctx = arg;
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	const struct report *r = &s->reports[i];
+	struct S_worker *w = &ctx->w[worker];
+	lua_State *L = tmpl_lua(w->tmpl);
+	struct toc toc = { 0 };
+	cmark_node *doc;
+	char	*text;
+	size_t	 len, k;
+	const struct report *pr;
+
+	if (report_read(r, o->root, &text, &len) == -1) {
+		ctx->failed = 1;
+		return;
+	}
+	doc = md_parse(text + r->body_off, len - r->body_off,
+	    o->cfg->unsafe_html);
+	buf_reset(&w->body);
+	md_render(doc, &w->body, &toc, o->cfg->unsafe_html);
+	md_free(doc);
+	free(text);
+
+	S_push_vars(w, o, "report", r->title, r->url, 1);
+	S_page_table(L);
+	lua_createtable(L, 4, 0);
+	S_crumb(L, 1, "首页", "index.html");
+	S_crumb(L, 2, o->cfg->parent_title, "reports.html");
+	S_crumb(L, 3, r->category, s->cats[r->cat].url);
+	S_crumb(L, 4, r->department, s->depts[r->dept].url);
+	lua_pushstring(L, r->title);
+	lua_pushfstring(L, "%d年", r->year);
+	lua_remove(L, -2);
+	{
+		lua_createtable(L, 0, 1);
+		lua_insert(L, -2);
+		lua_setfield(L, -2, "title");
+		lua_rawseti(L, -2, 5);
+	}
+	lua_setfield(L, -2, "breadcrumbs");
+	S_sets(L, "description", r->summary ? r->summary : r->title);
+	lua_pop(L, 1);
+
+	S_push_summary(L, s, r);
+	lua_pushlstring(L, w->body.data ? w->body.data : "", w->body.len);
+	lua_setfield(L, -2, "content");
+	lua_createtable(L, (int)toc.n, 0);
+	for (k = 0; k < toc.n; k++) {
+		lua_createtable(L, 0, 3);
+		S_seti(L, "level", toc.v[k].level);
+		S_sets(L, "id", toc.v[k].id);
+		S_sets(L, "text", toc.v[k].text);
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "toc");
+	if (r->prev_year != NO_REPORT) {
+		pr = &s->reports[r->prev_year];
+		S_push_summary(L, s, pr);
+		lua_setfield(L, -2, "prev");
+	}
+	if (r->next_year != NO_REPORT) {
+		pr = &s->reports[r->next_year];
+		S_push_summary(L, s, pr);
+		lua_setfield(L, -2, "next");
+	}
+	lua_createtable(L, (int)r->nattachments, 0);
+	for (k = 0; k < r->nattachments; k++) {
+		lua_createtable(L, 0, 3);
+		S_sets(L, "name", r->attachments[k].name);
+		S_sets(L, "url", r->attachments[k].url);
+		S_seti(L, "size", r->attachments[k].size);
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "attachments");
+	/* The department's other years, oldest first. */
+	{
+		const struct group *g = &s->depts[r->dept];
+		int	 n = 0;
+
+		lua_createtable(L, (int)g->n, 0);
+		for (k = g->n; k-- > 0; ) {
+			S_push_summary(L, s, &s->reports[g->reports[k]]);
+			lua_pushboolean(L, g->reports[k] == i);
+			lua_setfield(L, -2, "current");
+			lua_rawseti(L, -2, ++n);
+		}
+		lua_setfield(L, -2, "years");
+	}
+	lua_setfield(L, -2, "report");
+	toc_free(&toc);
+	for (k = 0; k < r->nattachments; k++) {
+		char *src = path_join(o->root, r->attachments[k].src);
+
+		if (out_copy(o->out, r->attachments[k].out, src) == -1)
+			ctx->failed = 1;
+		free(src);
+	}
+	S_render(ctx, w, "report.html", r->out);
+	S_progress(ctx);
+}
+
+/* ---- listing pages ---- */
+
+static void
+S_listing(void *arg, size_t i, int worker)
+{
+	struct S_ctx *ctx = arg;
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	const struct S_list *job = &ctx->jobs[i];
+	struct S_worker *w = &ctx->w[worker];
+	lua_State *L = tmpl_lua(w->tmpl);
+	const size_t *idx;
+	size_t	 n, from, to, k;
+	const char *base;
+	char	*url, *title, *u;
+
+	if (job->g) {
+		idx = job->g->reports;
+		n = job->g->n;
+		base = job->g->url;
+	} else {
+		idx = s->newest;
+		n = s->n;
+		base = "reports.html";
+	}
+	url = S_page_url(base, job->page);
+	if (job->g == NULL)
+		title = xstrdup("全部报告");
+	else if (strcmp(job->kind, "year") == 0)
+		title = xasprintf("%s年", job->g->name);
+	else
+		title = xstrdup(job->g->name);
+	S_push_vars(w, o, job->kind, title, url, job->g ? 1 : 0);
+	S_page_table(L);
+	lua_createtable(L, 3, 0);
+	S_crumb(L, 1, "首页", "index.html");
+	if (job->g) {
+		S_crumb(L, 2, o->cfg->parent_title, "reports.html");
+		S_crumb(L, 3, title, NULL);
+	} else
+		S_crumb(L, 2, o->cfg->parent_title, NULL);
+	lua_setfield(L, -2, "breadcrumbs");
+	{
+		char *d = xasprintf("%s：%s", title, o->cfg->title);
+
+		S_sets(L, "description", d);
+		free(d);
+	}
+	/* Pagination. */
+	lua_createtable(L, 0, 6);
+	S_seti(L, "current", (long long)job->page);
+	S_seti(L, "total", (long long)job->npages);
+	if (job->page > 1) {
+		u = S_page_url(base, job->page - 1);
+		S_sets(L, "prev", u);
+		free(u);
+	}
+	if (job->page < job->npages) {
+		u = S_page_url(base, job->page + 1);
+		S_sets(L, "next", u);
+		free(u);
+	}
+	lua_createtable(L, (int)job->npages, 0);
+	for (k = 1; k <= job->npages; k++) {
+		lua_createtable(L, 0, 2);
+		S_seti(L, "n", (long long)k);
+		u = S_page_url(base, k);
+		S_sets(L, "url", u);
+		free(u);
+		lua_rawseti(L, -2, (lua_Integer)k);
+	}
+	lua_setfield(L, -2, "pages");
+	lua_setfield(L, -2, "pagination");
+	if (job->g && strcmp(job->kind, "department") == 0) {
+		char *feed = xasprintf("%.*s.xml", (int)(strlen(base) - 5),
+		    base);
+
+		S_sets(L, "feed", feed);
+		free(feed);
+	}
+	lua_pop(L, 1);
+	if (job->g) {
+		S_push_group(L, job->g);
+		lua_setfield(L, -2, "group");
+	}
+	from = (job->page - 1) * (size_t)o->cfg->page_size;
+	to = from + (size_t)o->cfg->page_size;
+	if (to > n)
+		to = n;
+	lua_createtable(L, (int)(to - from), 0);
+	for (k = from; k < to; k++) {
+		S_push_summary(L, s, &s->reports[idx[k]]);
+		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
+	}
+	lua_setfield(L, -2, "reports");
+	S_render(ctx, w, "list.html", url);
+	free(url);
+	free(title);
+}
+
+/* ---- single pages ---- */
+
+static void
+S_home(struct S_ctx *ctx, struct S_worker *w)
+{
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	lua_State *L = tmpl_lua(w->tmpl);
+	size_t	 k, n;
+
+	S_push_vars(w, o, "home", o->cfg->title, "index.html", 0);
+	S_page_table(L);
+	S_sets(L, "description", o->cfg->description);
+	lua_createtable(L, 1, 0);
+	S_crumb(L, 1, "首页", NULL);
+	lua_setfield(L, -2, "breadcrumbs");
+	S_sets(L, "feed", "atom.xml");
+	lua_pop(L, 1);
+	n = s->n < 10 ? s->n : 10;
+	lua_createtable(L, (int)n, 0);
+	for (k = 0; k < n; k++) {
+		S_push_summary(L, s, &s->reports[s->newest[k]]);
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "latest");
+	S_render(ctx, w, "home.html", "index.html");
+}
+
+static void
+S_notfound(struct S_ctx *ctx, struct S_worker *w)
+{
+	const struct page_opts *o = ctx->o;
+	lua_State *L = tmpl_lua(w->tmpl);
+	const char *path = strstr(o->cfg->base_url, "://");
+
+	/* Served for any missing URL, so its links are absolute paths. */
+	path = path ? strchr(path + 3, '/') : o->cfg->base_url;
+	S_push_vars(w, o, "404", "页面未找到", "404.html", 0);
+	lua_pushstring(L, path ? path : "/");
+	lua_setfield(L, -2, "root");
+	S_page_table(L);
+	lua_createtable(L, 1, 0);
+	S_crumb(L, 1, "首页", "index.html");
+	lua_setfield(L, -2, "breadcrumbs");
+	lua_pop(L, 1);
+	S_render(ctx, w, "404.html", "404.html");
+}
+
+/* ---- feeds, sitemap, robots ---- */
+
+static void
+S_xml(struct buf *b, const char *s)
+{
+	buf_html_escape(b, s, strlen(s));
+}
+
+/* RFC 3339 time of a report: its date, else the end of its year. */
+static void
+S_rfc3339(struct buf *b, const struct report *r)
+{
+	if (r->date)
+		buf_printf(b, "%sT00:00:00+08:00", r->date);
+	else
+		buf_printf(b, "%d-12-31T00:00:00+08:00", r->year);
+}
+
+static int
+S_feed(struct S_ctx *ctx, const char *rel, const char *title,
+    const size_t *idx, size_t n, const char *self_page)
+{
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	const char *base = o->cfg->base_url;
+	struct buf b = { 0 };
+	size_t	 k;
+	int	 rc;
+
+	if (n > (size_t)o->cfg->feed_size)
+		n = (size_t)o->cfg->feed_size;
+	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"");
+	S_xml(&b, o->cfg->language);
+	buf_puts(&b, "\">\n  <title>");
+	S_xml(&b, title);
+	buf_puts(&b, "</title>\n  <id>");
+	S_xml(&b, base);
+	S_xml(&b, rel);
+	buf_puts(&b, "</id>\n  <link rel=\"self\" href=\"");
+	S_xml(&b, base);
+	S_xml(&b, rel);
+	buf_puts(&b, "\"/>\n  <link rel=\"alternate\" type=\"text/html\" href=\"");
+	S_xml(&b, base);
+	S_xml(&b, self_page);
+	buf_puts(&b, "\"/>\n  <updated>");
+	if (n > 0)
+		S_rfc3339(&b, &s->reports[idx[0]]);
+	else
+		buf_puts(&b, "1970-01-01T00:00:00Z");
+	buf_puts(&b, "</updated>\n  <author><name>");
+	S_xml(&b, o->cfg->title);
+	buf_puts(&b, "</name></author>\n");
+	for (k = 0; k < n; k++) {
+		const struct report *r = &s->reports[idx[k]];
+
+		buf_puts(&b, "  <entry>\n    <title>");
+		S_xml(&b, r->title);
+		buf_puts(&b, "</title>\n    <id>");
+		S_xml(&b, base);
+		S_xml(&b, r->url);
+		buf_puts(&b, "</id>\n    <link rel=\"alternate\" type=\"text/html\" href=\"");
+		S_xml(&b, base);
+		S_xml(&b, r->url);
+		buf_puts(&b, "\"/>\n    <updated>");
+		S_rfc3339(&b, r);
+		buf_puts(&b, "</updated>\n    <author><name>");
+		S_xml(&b, r->source ? r->source : r->department);
+		buf_puts(&b, "</name></author>\n    <category term=\"");
+		S_xml(&b, r->category);
+		buf_puts(&b, "\"/>\n    <summary>");
+		S_xml(&b, r->summary ? r->summary : r->title);
+		buf_puts(&b, "</summary>\n  </entry>\n");
+	}
+	buf_puts(&b, "</feed>\n");
+	rc = out_write(o->out, rel, b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+static void
+S_sitemap_url(struct buf *b, const char *base, const char *url,
+    const char *lastmod)
+{
+	buf_puts(b, "  <url><loc>");
+	S_xml(b, base);
+	S_xml(b, strcmp(url, "index.html") ? url : "");
+	buf_puts(b, "</loc>");
+	if (lastmod) {
+		buf_puts(b, "<lastmod>");
+		S_xml(b, lastmod);
+		buf_puts(b, "</lastmod>");
+	}
+	buf_puts(b, "</url>\n");
+}
+
+static int
+S_sitemap(struct S_ctx *ctx)
+{
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	const char *base = o->cfg->base_url;
+	struct buf b = { 0 };
+	size_t	 i;
+	char	*robots;
+	int	 rc;
+
+	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	    "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+	S_sitemap_url(&b, base, "index.html", NULL);
+	for (i = 0; i < ctx->njobs; i++) {
+		const struct S_list *j = &ctx->jobs[i];
+		char *u = S_page_url(j->g ? j->g->url : "reports.html", j->page);
+
+		S_sitemap_url(&b, base, u, NULL);
+		free(u);
+	}
+	for (i = 0; i < s->n; i++)
+		S_sitemap_url(&b, base, s->reports[i].url, s->reports[i].date);
+	if (o->bundles)
+		S_sitemap_url(&b, base, "downloads.html", NULL);
+	buf_puts(&b, "</urlset>\n");
+	rc = out_write(o->out, "sitemap.xml", b.data, b.len);
+	buf_free(&b);
+	robots = xasprintf("User-agent: *\nAllow: /\n\nSitemap: %ssitemap.xml\n",
+	    base);
+	if (out_write(o->out, "robots.txt", robots, strlen(robots)) == -1)
+		rc = -1;
+	free(robots);
+	return rc;
+}
+
+/* ---- theme assets ---- */
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+static int
+S_static(struct S_ctx *ctx, const char *abs, const char *rel, size_t *count)
+{
+	DIR	*d;
+	struct dirent *de;
+	char	**names = NULL;
+	size_t	 n = 0, i;
+	int	 rc = 0;
+	struct stat st;
+
+	if ((d = opendir(abs)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = xrealloc(names, (n + 1) * sizeof(char *));
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		char *a = path_join(abs, names[i]);
+		char *r = path_join(rel, names[i]);
+
+		if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode))
+			rc |= S_static(ctx, a, r, count);
+		else if (lstat(a, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (out_copy(ctx->o->out, r, a) == -1)
+				rc = -1;
+			(*count)++;
+		}
+		free(a);
+		free(r);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* ---- the build ---- */
+
+int
+page_build(const struct page_opts *o, struct build_stats *st)
+{
+	struct S_ctx ctx;
+	const struct site *s = o->site;
+	size_t	 i, g, p, nj = 0;
+	int	 nw = o->workers > 0 ? o->workers : 1;
+	char	*dir;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(st, 0, sizeof(*st));
+	ctx.o = o;
+	ctx.w = xcalloc((size_t)nw, sizeof(*ctx.w));
+	for (i = 0; i < (size_t)nw; i++) {
+		lua_State *L;
+
+		ctx.w[i].tmpl = tmpl_env_new(o->tmpl);
+		L = tmpl_lua(ctx.w[i].tmpl);
+		S_push_site(L, o);
+		ctx.w[i].site_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	/* Listing jobs: every page of every group, and of "all reports". */
+	{
+		const struct { const char *kind; const struct group *v; size_t n; }
+		    kinds[] = {
+			{ "category", s->cats, s->ncats },
+			{ "department", s->depts, s->ndepts },
+			{ "year", s->years, s->nyears },
+		};
+		size_t	 cap = 16;
+
+		ctx.jobs = xcalloc(cap, sizeof(*ctx.jobs));
+		for (g = 0; g < 3; g++)
+			for (i = 0; i < kinds[g].n; i++) {
+				size_t np = S_npages(kinds[g].v[i].n,
+				    o->cfg->page_size);
+
+				for (p = 1; p <= np; p++) {
+					if (nj == cap) {
+						cap *= 2;
+						ctx.jobs = xrealloc(ctx.jobs,
+						    cap * sizeof(*ctx.jobs));
+					}
+					ctx.jobs[nj].kind = kinds[g].kind;
+					ctx.jobs[nj].g = &kinds[g].v[i];
+					ctx.jobs[nj].page = p;
+					ctx.jobs[nj].npages = np;
+					nj++;
+				}
+			}
+		p = S_npages(s->n, o->cfg->page_size);
+		ctx.jobs = xrealloc(ctx.jobs, (nj + p + 1) * sizeof(*ctx.jobs));
+		for (i = 1; i <= p; i++) {
+			ctx.jobs[nj].kind = "all";
+			ctx.jobs[nj].g = NULL;
+			ctx.jobs[nj].page = i;
+			ctx.jobs[nj].npages = p;
+			nj++;
+		}
+		ctx.njobs = nj;
+	}
+	ctx.total = s->n;
+	pool_run(s->n, nw, S_report, &ctx);
+	if (o->progress && s->n >= 500)
+		fputc('\n', stderr);
+	pool_run(ctx.njobs, nw, S_listing, &ctx);
+	S_home(&ctx, &ctx.w[0]);
+	S_notfound(&ctx, &ctx.w[0]);
+	if (S_feed(&ctx, "atom.xml", o->cfg->title, s->newest, s->n,
+	    "index.html") == -1)
+		ctx.failed = 1;
+	for (i = 0; i < s->ndepts; i++) {
+		const struct group *d = &s->depts[i];
+		char *rel = xasprintf("department/%s.xml", d->key);
+		char *t = xasprintf("%s — %s", d->name, o->cfg->title);
+
+		if (S_feed(&ctx, rel, t, d->reports, d->n, d->url) == -1)
+			ctx.failed = 1;
+		free(rel);
+		free(t);
+	}
+	if (S_sitemap(&ctx) == -1)
+		ctx.failed = 1;
+	dir = xasprintf("%s/themes/%s/static", o->root, o->cfg->theme);
+	if (S_static(&ctx, dir, "assets", &st->static_files) == -1)
+		ctx.failed = 1;
+	free(dir);
+	for (i = 0; i < s->n; i++)
+		st->static_files += s->reports[i].nattachments;
+	st->reports = s->n;
+	st->pages = ctx.pages;
+	for (i = 0; i < (size_t)nw; i++) {
+		tmpl_env_free(ctx.w[i].tmpl);
+		buf_free(&ctx.w[i].html);
+		buf_free(&ctx.w[i].body);
+	}
+	free(ctx.w);
+	free(ctx.jobs);
+	return ctx.failed || out_failed(o->out) ? -1 : 0;
+}
