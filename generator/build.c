@@ -104,10 +104,10 @@ out:
 		if (rc != 0)
 			res->errors = diag_collected_text();
 	}
+	diag_flush();
 	if (rc != 0 && !a->quiet)
 		fprintf(stderr, "fazhi: %zu error(s); %s\n", diag_errors(),
 		    a->check ? "check failed" : "nothing was published");
-	diag_flush();
 	if (scanned)
 		site_free(&site);
 	if (tmpl)
