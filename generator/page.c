@@ -423,7 +423,16 @@ S_listing(void *arg, size_t i, int worker)
 		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
 	}
 	lua_setfield(L, -2, "reports");
-	S_render(ctx, w, "list.html", url);
+	/* The file name keeps its characters; only the URL is encoded. */
+	{
+		char *rel = job->g ? xasprintf("%s/%s.html", job->kind,
+		    job->g->key) : xstrdup(base);
+		char *out = S_page_url(rel, job->page);
+
+		S_render(ctx, w, "list.html", out);
+		free(out);
+		free(rel);
+	}
 	free(url);
 	free(title);
 }
