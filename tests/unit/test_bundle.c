@@ -1,0 +1,745 @@
+/*
+ * test_bundle.c: zip bundles and the compress-once store.
+ *
+ * Archives are checked by outside readers, not by us: `unzip -t` and
+ * Python's zipfile (names, CRCs, the UTF-8 flag, modes, dates, bytes).
+ * Run from the repository root (or with ROOT set): the manifest case
+ * reads tests/bundle/manifest/.  FAZHI_SLOW_TESTS=1 adds a bundle past
+ * 4 GiB, which takes tens of seconds and 4 GiB of disk.
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../generator/buf.h"
+#include "../../generator/bundle.h"
+#include "../../generator/util.h"
+
+static int	 failed;
+static char	*tmp;		/* scratch directory, removed at the end */
+
+static void
+check(const char *name, int ok, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (ok) {
+		printf("PASS %s\n", name);
+		return;
+	}
+	failed = 1;
+	printf("FAIL %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static char *
+tpath(const char *name)
+{
+	return path_join(tmp, name);
+}
+
+static void
+write_file(const char *path, const void *p, size_t n)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "wb")) == NULL ||
+	    (n > 0 && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/*
+ * The outside check.  argv: zip, mtime, list file, then options.  The
+ * list file holds "offset length name" per line, locating each name's
+ * bytes in list.bin; options "stored:<name>" / "deflated:<name>" require
+ * that method.
+ */
+static const char check_py[] =
+"import sys, time, zipfile, zlib\n"
+"zp, mt, lst = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+"blob = open(lst + '.bin', 'rb').read()\n"
+"where = {}\n"
+"for line in open(lst, encoding='utf-8').read().split('\\n')[:-1]:\n"
+"    o, n, name = line.split(' ', 2)\n"
+"    where[name] = blob[int(o):int(o) + int(n)]\n"
+"names = list(where)\n"
+"want = {}\n"
+"for o in sys.argv[4:]:\n"
+"    k, n = o.split(':', 1)\n"
+"    want[n] = zipfile.ZIP_STORED if k == 'stored' else zipfile.ZIP_DEFLATED\n"
+"g = time.gmtime(mt)\n"
+"dt = (g.tm_year, g.tm_mon, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec // 2 * 2)\n"
+"def fail(m):\n"
+"    print(m); sys.exit(1)\n"
+"z = zipfile.ZipFile(zp)\n"
+"got = [i.filename for i in z.infolist()]\n"
+"if got != sorted(names, key=lambda s: s.encode()):\n"
+"    fail('names or order differ: %r' % got[:5])\n"
+"for i in z.infolist():\n"
+"    data = where[i.filename]\n"
+"    if not i.flag_bits & 0x800: fail('no UTF-8 flag on ' + i.filename)\n"
+"    if i.CRC != zlib.crc32(data): fail('CRC of ' + i.filename)\n"
+"    if i.create_system != 3: fail('not made by Unix: ' + i.filename)\n"
+"    if i.external_attr >> 16 != 0o100644: fail('mode %o' % (i.external_attr >> 16))\n"
+"    if i.date_time != dt: fail('date %r, want %r' % (i.date_time, dt))\n"
+"    if i.extra != b'': fail('extra field on ' + i.filename)\n"
+"    if i.filename in want and i.compress_type != want[i.filename]:\n"
+"        fail('method %d for %s' % (i.compress_type, i.filename))\n"
+"    if z.read(i) != data: fail('bytes of ' + i.filename)\n"
+"print('ok')\n";
+
+/* Expected contents of a zip, written for check_py. */
+struct expect {
+	const char	*name;
+	const void	*data;
+	size_t		 len;
+};
+
+/*
+ * Run check_py on zip; return 1 if it passes.  Its message, if any,
+ * goes into why.
+ */
+static int
+py_check(const char *zip, long long mtime, const struct expect *x, size_t n,
+    const char *opts, struct buf *why)
+{
+	struct buf	 list = { 0 }, data = { 0 }, cmd = { 0 };
+	char		*lst, *dat, *p, *out, line[512];
+	size_t		 i;
+	FILE		*f;
+	int		 st;
+
+	lst = tpath("list");
+	dat = tpath("list.bin");
+	for (i = 0; i < n; i++) {
+		buf_printf(&list, "%zu %zu %s\n", data.len, x[i].len,
+		    x[i].name);
+		buf_put(&data, x[i].data, x[i].len);
+	}
+	write_file(lst, list.data, list.len);
+	write_file(dat, data.data, data.len);
+	p = tpath("check.py");
+	write_file(p, check_py, sizeof(check_py) - 1);
+	out = tpath("py.out");
+	buf_printf(&cmd, "python3 '%s' '%s' %lld '%s' %s >'%s' 2>&1",
+	    p, zip, mtime, lst, opts ? opts : "", out);
+	st = system(buf_cstr(&cmd));
+	buf_reset(why);
+	if ((f = fopen(out, "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			buf_puts(why, line);
+		fclose(f);
+	}
+	while (why->len > 0 && why->data[why->len - 1] == '\n')
+		why->data[--why->len] = '\0';
+	free(out);
+	free(p);
+	free(dat);
+	free(lst);
+	buf_free(&list);
+	buf_free(&data);
+	buf_free(&cmd);
+	return st == 0;
+}
+
+static int
+unzip_ok(const char *zip)
+{
+	char	*cmd;
+	int	 st;
+
+	cmd = xasprintf("unzip -tq '%s' >/dev/null 2>&1", zip);
+	st = system(cmd);
+	free(cmd);
+	return st == 0;
+}
+
+static int
+same_file(const char *a, const char *b)
+{
+	char	*da, *db;
+	size_t	 la, lb;
+	int	 same;
+
+	if (file_read(a, &da, &la) == -1)
+		return 0;
+	if (file_read(b, &db, &lb) == -1) {
+		free(da);
+		return 0;
+	}
+	same = la == lb && memcmp(da, db, la) == 0;
+	free(da);
+	free(db);
+	return same;
+}
+
+/* Deterministic noise, for data deflate cannot shrink. */
+static void
+noise(unsigned char *p, size_t n, uint64_t seed)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		p[i] = (unsigned char)(seed >> 24);
+	}
+}
+
+static const char csv[] =
+    "类别,件数,占比\n行政复议,128,45.2%\n行政诉讼,97,34.3%\n"
+    "行政赔偿,58,20.5%\n行政复议,128,45.2%\n行政诉讼,97,34.3%\n";
+static const char html[] =
+    "<!doctype html><title>市司法局2023年法治政府建设年度报告</title>"
+    "<h1>一、主要举措</h1><p>坚持依法行政，坚持依法行政，坚持依法行政。</p>";
+
+#define	MTIME	1700000000LL	/* 2023-11-14 22:13:20 UTC */
+
+static void
+test_chinese(void)
+{
+	struct zstore	*zs = zstore_new(NULL);
+	struct buf	 err = { 0 }, why = { 0 };
+	char		*zip = tpath("cn.zip");
+	struct expect	 x[] = {
+		{ "市司法局/2023年行政复议案件统计表.csv", csv, sizeof(csv) - 1 },
+		{ "市司法局/2023年法治政府建设年度报告.html", html, sizeof(html) - 1 },
+		{ "README.txt", "Fazhi\n", 6 },
+		{ "市司法局/附件/说明.txt", csv, sizeof(csv) - 1 },
+	};
+	struct zip_entry e[4];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < 4; i++) {
+		e[i].name = x[i].name;
+		e[i].blob = zstore_add(zs, x[i].data, x[i].len);
+	}
+	rc = zip_write(zip, e, 4, MTIME, &err);
+	check("zip_write_chinese_names", rc == 0, "%s", buf_cstr(&err));
+	check("unzip_t_chinese", unzip_ok(zip), "unzip -t failed on %s", zip);
+	check("python_zipfile_chinese",
+	    py_check(zip, MTIME, x, 4,
+	    "'deflated:市司法局/2023年行政复议案件统计表.csv'", &why),
+	    "%s", buf_cstr(&why));
+	check("same_bytes_one_blob", e[0].blob == e[3].blob,
+	    "two names with equal bytes got two blobs");
+	buf_free(&err);
+	buf_free(&why);
+	free(zip);
+	zstore_free(zs);
+}
+
+static void
+test_reproducible(void)
+{
+	struct zstore	*zs1 = zstore_new(NULL), *zs2 = zstore_new(NULL);
+	struct zip_entry e1[3], e2[3];
+	struct buf	 err = { 0 };
+	char		*a = tpath("r1.zip"), *b = tpath("r2.zip");
+	char		*old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
+	int		 rc;
+
+	e1[0] = (struct zip_entry){ "b/报告.html", zstore_add(zs1, html, sizeof(html) - 1) };
+	e1[1] = (struct zip_entry){ "a.csv", zstore_add(zs1, csv, sizeof(csv) - 1) };
+	e1[2] = (struct zip_entry){ "b/空.txt", zstore_add(zs1, "", 0) };
+	/* Another store, another order, another time zone: same bytes. */
+	e2[0] = (struct zip_entry){ "b/空.txt", zstore_add(zs2, "", 0) };
+	e2[1] = (struct zip_entry){ "a.csv", zstore_add(zs2, csv, sizeof(csv) - 1) };
+	e2[2] = (struct zip_entry){ "b/报告.html", zstore_add(zs2, html, sizeof(html) - 1) };
+	rc = zip_write(a, e1, 3, MTIME, &err);
+	setenv("TZ", "Asia/Shanghai", 1);
+	tzset();
+	sleep(2);	/* a time-of-day dependency would show up now */
+	rc |= zip_write(b, e2, 3, MTIME, &err);
+	if (old != NULL)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	check("reproducible_bytes", rc == 0 && same_file(a, b),
+	    "two writes differ (%s)", buf_cstr(&err));
+	free(old);
+	free(a);
+	free(b);
+	buf_free(&err);
+	zstore_free(zs1);
+	zstore_free(zs2);
+}
+
+static void
+test_reject(void)
+{
+	static const struct {
+		const char	*test;
+		const char	*a, *b;	/* two names; b may be NULL */
+	} bad[] = {
+		{ "reject_dotdot", "../x", NULL },
+		{ "reject_inner_dotdot", "a/../../x", NULL },
+		{ "reject_absolute", "/abs", NULL },
+		{ "reject_backslash", "a\\b", NULL },
+		{ "reject_empty_component", "a//b", NULL },
+		{ "reject_trailing_slash", "a/", NULL },
+		{ "reject_dot", "./x", NULL },
+		{ "reject_empty_name", "", NULL },
+		{ "reject_control", "a\nb", NULL },
+		{ "reject_bad_utf8", "\xff\xfe.txt", NULL },
+		{ "reject_duplicate", "市司法局/报告.csv", "市司法局/报告.csv" },
+		{ "reject_file_and_dir", "a", "a/b.txt" },
+	};
+	struct zstore	*zs = zstore_new(NULL);
+	const struct zblob *blob = zstore_add(zs, csv, sizeof(csv) - 1);
+	struct zip_entry e[3];
+	struct buf	 err = { 0 };
+	char		*zip = tpath("bad.zip"), *data;
+	size_t		 i, n, len;
+	int		 rc, kept;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* A file already there must be left alone. */
+		write_file(zip, "old", 3);
+		n = 0;
+		e[n++] = (struct zip_entry){ "ok/fine.txt", blob };
+		e[n++] = (struct zip_entry){ bad[i].a, blob };
+		if (bad[i].b != NULL)
+			e[n++] = (struct zip_entry){ bad[i].b, blob };
+		buf_reset(&err);
+		rc = zip_write(zip, e, n, MTIME, &err);
+		kept = file_read(zip, &data, &len) == 0 && len == 3 &&
+		    memcmp(data, "old", 3) == 0;
+		if (kept)
+			free(data);
+		check(bad[i].test, rc == -1 && err.len > 0 && kept,
+		    "rc %d, err \"%s\", file %s", rc, buf_cstr(&err),
+		    kept ? "kept" : "touched");
+	}
+	/* "a-b" sorts between "a" and "a/..": still no false conflict. */
+	unlink(zip);
+	e[0] = (struct zip_entry){ "a-b", blob };
+	e[1] = (struct zip_entry){ "a/b", blob };
+	e[2] = (struct zip_entry){ "ab", blob };
+	buf_reset(&err);
+	rc = zip_write(zip, e, 3, MTIME, &err);
+	check("accept_near_names", rc == 0 && unzip_ok(zip), "%s",
+	    buf_cstr(&err));
+	free(zip);
+	buf_free(&err);
+	zstore_free(zs);
+}
+
+struct adder {
+	struct zstore		*zs;
+	const struct zblob	*got[200];
+};
+
+static void *
+adder_run(void *arg)
+{
+	struct adder	*a = arg;
+	char		 text[256];
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < 200; i++) {
+		n = snprintf(text, sizeof(text),
+		    "第%zu号报告：依法行政，依法行政，依法行政，依法行政。\n", i);
+		a->got[i] = zstore_add(a->zs, text, (size_t)n);
+	}
+	return NULL;
+}
+
+static void
+test_compress_once(void)
+{
+	struct zstore	*zs = zstore_new(NULL);
+	struct zstore_stats st;
+	struct adder	 a[4];
+	pthread_t	 t[4];
+	char		*copy;
+	const struct zblob *b1, *b2;
+	size_t		 i, j;
+	int		 same = 1;
+
+	copy = xstrdup(csv);	/* equal bytes at another address */
+	b1 = zstore_add(zs, csv, sizeof(csv) - 1);
+	b2 = zstore_add(zs, copy, sizeof(csv) - 1);
+	zstore_stats(zs, &st);
+	check("compress_once_same_blob", b1 == b2, "two blobs for equal bytes");
+	check("compress_once_counter", st.compressions == 1 && st.adds == 2 &&
+	    st.blobs == 1, "compressions %lld adds %lld blobs %lld",
+	    st.compressions, st.adds, st.blobs);
+	check("blob_size", zblob_size(b1) == (long long)sizeof(csv) - 1 &&
+	    zblob_compressed_size(b1) < zblob_size(b1),
+	    "size %lld compressed %lld", zblob_size(b1),
+	    zblob_compressed_size(b1));
+	free(copy);
+	zstore_free(zs);
+
+	/* Four threads add the same 200 texts at once. */
+	zs = zstore_new(NULL);
+	for (i = 0; i < 4; i++) {
+		a[i].zs = zs;
+		pthread_create(&t[i], NULL, adder_run, &a[i]);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (i = 1; i < 4; i++)
+		for (j = 0; j < 200; j++)
+			same &= a[i].got[j] == a[0].got[j];
+	zstore_stats(zs, &st);
+	check("compress_once_threads", same && st.compressions == 200 &&
+	    st.blobs == 200 && st.adds == 800,
+	    "same %d compressions %lld blobs %lld adds %lld", same,
+	    st.compressions, st.blobs, st.adds);
+	zstore_free(zs);
+}
+
+static void
+test_stored_and_empty(void)
+{
+	struct zstore	*zs = zstore_new(NULL);
+	struct zstore_stats st;
+	struct buf	 err = { 0 }, why = { 0 };
+	unsigned char	*rnd;
+	char		*zip = tpath("stored.zip");
+	struct zip_entry e[3];
+	struct expect	 x[3];
+	int		 rc;
+
+	rnd = xmalloc(65536);
+	noise(rnd, 65536, 88172645463325252ULL);
+	x[0] = (struct expect){ "附件/随机.bin", rnd, 65536 };
+	x[1] = (struct expect){ "附件/空文件.txt", "", 0 };
+	x[2] = (struct expect){ "报告.csv", csv, sizeof(csv) - 1 };
+	for (int i = 0; i < 3; i++)
+		e[i] = (struct zip_entry){ x[i].name,
+		    zstore_add(zs, x[i].data, x[i].len) };
+	zstore_stats(zs, &st);
+	check("stored_incompressible", zblob_compressed_size(e[0].blob) ==
+	    65536 && st.stored == 2, "compressed %lld, stored %lld",
+	    zblob_compressed_size(e[0].blob), st.stored);
+	check("empty_blob", zblob_size(e[1].blob) == 0 &&
+	    zblob_compressed_size(e[1].blob) == 0, "size %lld/%lld",
+	    zblob_size(e[1].blob), zblob_compressed_size(e[1].blob));
+	rc = zip_write(zip, e, 3, MTIME, &err);
+	check("zip_stored_and_empty", rc == 0 && unzip_ok(zip) &&
+	    py_check(zip, MTIME, x, 3, "'stored:附件/随机.bin' "
+	    "'stored:附件/空文件.txt' 'deflated:报告.csv'", &why),
+	    "%s%s", buf_cstr(&err), buf_cstr(&why));
+	free(rnd);
+	free(zip);
+	buf_free(&err);
+	buf_free(&why);
+	zstore_free(zs);
+}
+
+/* Number of entries in dir other than . and .. */
+static int
+count_dir(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_spill(void)
+{
+	struct zstore	*zs;
+	struct zstore_stats st;
+	struct buf	 big = { 0 }, err = { 0 }, why = { 0 };
+	char		*dir = tpath("spill"), *zip = tpath("spill.zip");
+	unsigned char	 rnd[5000];
+	struct zip_entry e[4];
+	struct expect	 x[4];
+	size_t		 i, small;
+	int		 rc;
+
+	mkdir_p(dir);
+	for (i = 0; i < 3000; i++)
+		buf_printf(&big, "%zu,行政复议,%zu\n", i, i * 7 % 13);
+	noise(rnd, sizeof(rnd), 42);
+	x[0] = (struct expect){ "大表.csv", big.data, big.len };
+	x[1] = (struct expect){ "随机.bin", rnd, sizeof(rnd) };
+	x[2] = (struct expect){ "小/说明.txt", html, sizeof(html) - 1 };
+	x[3] = (struct expect){ "小/表.csv", csv, sizeof(csv) - 1 };
+
+	/* Blobs past the threshold spill. */
+	zs = zstore_new(dir);
+	zstore_tune(zs, 6, 1000, (size_t)1 << 30);
+	for (i = 0; i < 4; i++)
+		e[i] = (struct zip_entry){ x[i].name,
+		    zstore_add(zs, x[i].data, x[i].len) };
+	zstore_stats(zs, &st);
+	small = (size_t)zblob_compressed_size(e[2].blob);
+	check("spill_threshold", st.spilled == 2, "spilled %lld of 4 (sizes "
+	    "%lld %lld %lld %lld, threshold 1000)", st.spilled,
+	    zblob_compressed_size(e[0].blob), zblob_compressed_size(e[1].blob),
+	    zblob_compressed_size(e[2].blob), zblob_compressed_size(e[3].blob));
+	check("spill_leaves_no_file", count_dir(dir) == 0,
+	    "%d files in the spill directory", count_dir(dir));
+	rc = zip_write(zip, e, 4, MTIME, &err);
+	check("spill_zip", rc == 0 && unzip_ok(zip) &&
+	    py_check(zip, MTIME, x, 4, "'stored:随机.bin'", &why),
+	    "%s%s", buf_cstr(&err), buf_cstr(&why));
+	zstore_free(zs);
+
+	/* Past the memory cap, everything spills, however small. */
+	zs = zstore_new(dir);
+	zstore_tune(zs, 6, (size_t)1 << 30, small);
+	for (i = 0; i < 4; i++)
+		e[(i + 2) % 4] = (struct zip_entry){ x[(i + 2) % 4].name,
+		    zstore_add(zs, x[(i + 2) % 4].data, x[(i + 2) % 4].len) };
+	zstore_stats(zs, &st);
+	buf_reset(&err);
+	rc = zip_write(zip, e, 4, MTIME, &err);
+	check("spill_memory_cap", st.spilled == 3 && rc == 0 &&
+	    py_check(zip, MTIME, x, 4, NULL, &why), "spilled %lld of 4 (cap "
+	    "%zu) %s%s", st.spilled, small, buf_cstr(&err), buf_cstr(&why));
+	zstore_free(zs);
+
+	/* A spill directory that cannot be used: memory still works. */
+	free(dir);
+	dir = tpath("no/such/dir");
+	zs = zstore_new(dir);
+	zstore_tune(zs, 6, 10, 10);
+	for (i = 0; i < 4; i++)
+		e[i] = (struct zip_entry){ x[i].name,
+		    zstore_add(zs, x[i].data, x[i].len) };
+	zstore_stats(zs, &st);
+	buf_reset(&err);
+	rc = zip_write(zip, e, 4, MTIME, &err);
+	check("spill_fallback_memory", st.spilled == 0 && rc == 0 &&
+	    py_check(zip, MTIME, x, 4, NULL, &why), "spilled %lld %s%s",
+	    st.spilled, buf_cstr(&err), buf_cstr(&why));
+	zstore_free(zs);
+	free(dir);
+	free(zip);
+	buf_free(&big);
+	buf_free(&err);
+	buf_free(&why);
+}
+
+static void
+test_many_entries(void)
+{
+	enum { N = 70000 };
+	struct zstore	*zs = zstore_new(NULL);
+	struct zip_entry *e;
+	struct expect	*x;
+	struct buf	 err = { 0 }, why = { 0 };
+	char		**names, **texts, *zip = tpath("many.zip"), *data;
+	unsigned char	 tail[98];
+	size_t		 i, len;
+	int		 rc, z64;
+
+	e = xcalloc(N, sizeof(*e));
+	x = xcalloc(N, sizeof(*x));
+	names = xcalloc(N, sizeof(*names));
+	texts = xcalloc(N, sizeof(*texts));
+	for (i = 0; i < N; i++) {
+		/* Reverse order on purpose: the writer sorts. */
+		names[i] = xasprintf("部门%02zu/%05zu.txt", (N - i) % 37, N - i);
+		texts[i] = xasprintf("第%zu号\n", i % 1000);
+		x[i] = (struct expect){ names[i], texts[i], strlen(texts[i]) };
+		e[i] = (struct zip_entry){ names[i],
+		    zstore_add(zs, texts[i], strlen(texts[i])) };
+	}
+	rc = zip_write(zip, e, N, MTIME, &err);
+	z64 = 0;
+	if (rc == 0 && file_read(zip, &data, &len) == 0) {
+		/* zip64 end record, locator, end record: 56 + 20 + 22. */
+		if (len > sizeof(tail)) {
+			memcpy(tail, data + len - 98, 98);
+			z64 = memcmp(tail, "PK\6\6", 4) == 0 &&
+			    memcmp(tail + 56, "PK\6\7", 4) == 0 &&
+			    memcmp(tail + 76, "PK\5\6", 4) == 0;
+		}
+		free(data);
+	}
+	check("zip64_end_records_70000", rc == 0 && z64, "%s",
+	    rc ? buf_cstr(&err) : "no zip64 end records");
+	check("unzip_t_70000", unzip_ok(zip), "unzip -t failed");
+	check("python_zipfile_70000", py_check(zip, MTIME, x, N, NULL, &why),
+	    "%s", buf_cstr(&why));
+	for (i = 0; i < N; i++) {
+		free(names[i]);
+		free(texts[i]);
+	}
+	free(names);
+	free(texts);
+	free(e);
+	free(x);
+	free(zip);
+	buf_free(&err);
+	buf_free(&why);
+	zstore_free(zs);
+}
+
+static char *
+fixture(const char *rel)
+{
+	const char	*root = getenv("ROOT");
+
+	return path_join(root != NULL && *root ? root : ".", rel);
+}
+
+static void
+test_manifest(void)
+{
+	static const char *const names[] = {
+		"空文件.txt",
+		"市司法局/2023年行政复议案件统计表.csv",
+		"README.txt",
+		"市司法局/2023年报告.md",
+	};
+	struct zstore	*zs = zstore_new(NULL);
+	struct zip_entry e[4];
+	struct buf	 m = { 0 };
+	char		*dir, *p, *rel, *data[4] = { 0 }, *header = NULL, *want = NULL;
+	size_t		 len, i;
+	int		 ok = 1;
+
+	dir = fixture("tests/bundle/manifest");
+	for (i = 0; i < 4; i++) {
+		rel = xasprintf("files/%s", names[i]);
+		p = path_join(dir, rel);
+		if (file_read(p, &data[i], &len) == -1) {
+			check("manifest_fixture", 0, "%s: %s", p,
+			    strerror(errno));
+			ok = 0;
+		} else
+			e[i] = (struct zip_entry){ names[i],
+			    zstore_add(zs, data[i], len) };
+		free(p);
+		free(rel);
+	}
+	p = path_join(dir, "header.txt");
+	ok &= file_read(p, &header, &len) == 0;
+	free(p);
+	p = path_join(dir, "expected.txt");
+	ok &= file_read(p, &want, &len) == 0;
+	free(p);
+	if (ok) {
+		zip_manifest(&m, header, e, 4);
+		check("manifest_text", strcmp(buf_cstr(&m), want) == 0,
+		    "got:\n%s\nwant:\n%s", buf_cstr(&m), want);
+		/* A header without a final newline gets one. */
+		buf_reset(&m);
+		zip_manifest(&m, "标题", e, 1);
+		check("manifest_header_newline",
+		    strncmp(buf_cstr(&m), "标题\ne3b0c442",
+		    strlen("标题\ne3b0c442")) == 0,
+		    "got %s", buf_cstr(&m));
+	} else
+		check("manifest_fixture", 0, "cannot read %s (run from the "
+		    "repository root or set ROOT)", dir);
+	for (i = 0; i < 4; i++)
+		free(data[i]);
+	free(header);
+	free(want);
+	free(dir);
+	buf_free(&m);
+	zstore_free(zs);
+}
+
+/*
+ * Past 4 GiB: 65 copies of a 64 MiB stored blob, read from the spill
+ * file, then a small entry whose local header starts past 4 GiB.
+ */
+static void
+test_past_4gib(void)
+{
+	enum { BIG = 64 * 1024 * 1024, COPIES = 65 };
+	struct zstore	*zs = zstore_new(tmp);
+	struct zip_entry e[COPIES + 1];
+	struct buf	 err = { 0 }, cmd = { 0 };
+	unsigned char	*rnd;
+	char		*names[COPIES], *zip = tpath("big.zip"), *p;
+	size_t		 i;
+	int		 rc;
+
+	rnd = xmalloc(BIG);
+	noise(rnd, BIG, 7);
+	for (i = 0; i < COPIES; i++) {
+		names[i] = xasprintf("大/%02zu.bin", i);
+		e[i] = (struct zip_entry){ names[i], zstore_add(zs, rnd, BIG) };
+	}
+	e[COPIES] = (struct zip_entry){ "结尾.csv",
+	    zstore_add(zs, csv, sizeof(csv) - 1) };
+	rc = zip_write(zip, e, COPIES + 1, MTIME, &err);
+	check("past_4gib_write", rc == 0, "%s", buf_cstr(&err));
+	p = tpath("big.bin");
+	write_file(p, rnd, BIG);
+	free(p);
+	p = tpath("bigcsv");
+	write_file(p, csv, sizeof(csv) - 1);
+	free(p);
+	buf_printf(&cmd, "python3 -c 'import sys, zipfile\n"
+	    "z = zipfile.ZipFile(sys.argv[1])\n"
+	    "i = z.infolist()\n"
+	    "assert len(i) == %d, len(i)\n"
+	    "assert i[-1].header_offset > 1 << 32, i[-1].header_offset\n"
+	    "assert z.read(i[-1]) == open(sys.argv[3], \"rb\").read()\n"
+	    "assert z.read(i[-2]) == open(sys.argv[2], \"rb\").read()\n"
+	    "' '%s' '%s/big.bin' '%s/bigcsv'", COPIES + 1, zip, tmp, tmp);
+	check("past_4gib_python", system(buf_cstr(&cmd)) == 0,
+	    "python could not read the entry past 4 GiB");
+	check("past_4gib_unzip_t", unzip_ok(zip), "unzip -t failed");
+	unlink(zip);
+	for (i = 0; i < COPIES; i++)
+		free(names[i]);
+	free(rnd);
+	free(zip);
+	buf_free(&err);
+	buf_free(&cmd);
+	zstore_free(zs);
+}
+
+int
+main(void)
+{
+	char	 templ[] = "/tmp/test_bundle.XXXXXX";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((tmp = mkdtemp(templ)) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	test_chinese();
+	test_reproducible();
+	test_reject();
+	test_compress_once();
+	test_stored_and_empty();
+	test_spill();
+	test_manifest();
+	test_many_entries();
+	if (getenv("FAZHI_SLOW_TESTS") != NULL)
+		test_past_4gib();
+	rm_rf(tmp);
+	return failed;
+}
