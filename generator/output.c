@@ -243,8 +243,11 @@ S_release(struct out *o)
 {
 	size_t	 i;
 
-	if (o->lockfd != -1)
+	if (o->lockfd != -1) {
+		/* Unlink while holding the lock, so no stray file is left. */
+		unlink(o->lockpath);
 		close(o->lockfd);
+	}
 	for (i = 0; i < o->ndirs; i++)
 		free(o->dirs[i]);
 	free(o->dirs);
