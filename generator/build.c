@@ -2,6 +2,7 @@
  * build.c: the stages of a build, in order, and the summary.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #include "template.h"
 #include "util.h"
 
+/* Changes with the generator, so a new fazhi never reuses an old page. */
+#define FAZHI_BUILD_ID "fazhi-0.1.0 " __DATE__ " " __TIME__
+
 static const char *const S_required_templates[] = {
 	"home.html", "list.html", "report.html", "404.html", NULL
 };
@@ -29,16 +33,66 @@ S_summary(const struct build_stats *st, const struct out *o, double secs,
 	fprintf(stderr,
 	    "\n                   | %s\n"
 	    "-------------------+-------\n"
-	    "  报告 Reports      | %zu\n"
+	    "  报告 Reports      | %zu (%zu reused)\n"
 	    "  页面 Pages        | %zu\n"
 	    "  压缩包 Bundles    | %zu\n"
 	    "  静态文件 Static   | %zu\n"
 	    "  文件 Files        | %zu (%.1f MB)\n"
 	    "\n%s in %.0f ms\n",
 	    check ? "检查 check" : "构建 build",
-	    st->reports, st->pages, st->bundles, st->static_files,
+	    st->reports, st->reused, st->pages, st->bundles, st->static_files,
 	    out_files(o), (double)out_bytes(o) / 1e6,
 	    check ? "Checked" : "Built", secs * 1000);
+}
+
+/* Hash the files whose change must rebuild every page. */
+static void
+S_hash_file(struct sha256 *h, const char *root, const char *rel)
+{
+	char	*p = path_join(root, rel), *data;
+	size_t	 len;
+
+	sha256_update(h, rel, strlen(rel) + 1);
+	if (file_read(p, &data, &len) == 0) {
+		sha256_update(h, &len, sizeof(len));
+		sha256_update(h, data, len);
+		free(data);
+	}
+	free(p);
+}
+
+static void
+S_global_hash(const char *root, const struct tmpl_set *t, unsigned char out[32])
+{
+	struct sha256 h;
+	unsigned char th[32];
+	struct dirent **names;
+	int	 n, i;
+	char	*dir;
+
+	sha256_init(&h);
+	sha256_update(&h, FAZHI_BUILD_ID, sizeof(FAZHI_BUILD_ID));
+	S_hash_file(&h, root, "site.yaml");
+	tmpl_hash(t, th);
+	sha256_update(&h, th, 32);
+	dir = path_join(root, "filters");
+	if ((n = scandir(dir, &names, NULL, alphasort)) >= 0) {
+		for (i = 0; i < n; i++) {
+			size_t	 l = strlen(names[i]->d_name);
+
+			if (l > 4 && !strcmp(names[i]->d_name + l - 4, ".lua")) {
+				char *rel = xasprintf("filters/%s",
+				    names[i]->d_name);
+
+				S_hash_file(&h, root, rel);
+				free(rel);
+			}
+			free(names[i]);
+		}
+		free(names);
+	}
+	free(dir);
+	sha256_final(&h, out);
 }
 
 int
@@ -85,6 +139,7 @@ build_run(const struct build_args *a, struct build_result *res)
 	po.bundles = a->bundles && cfg.bundles;
 	po.workers = a->jobs > 0 ? a->jobs : pool_workers();
 	po.progress = !a->quiet && isatty(2);
+	S_global_hash(a->root, tmpl, po.global);
 	if (page_build(&po, &st) == -1 || diag_errors() > 0) {
 		out_abort(o);
 		o = NULL;

@@ -19,6 +19,13 @@
 #include "output.h"
 #include "util.h"
 
+#define CACHE_FILE ".fazhi-cache"
+
+struct S_entry {
+	char		*path;
+	unsigned char	 key[32];
+};
+
 struct out {
 	char		*dir;		/* the published directory */
 	char		*staging;	/* dir.fazhi-staging */
@@ -27,6 +34,10 @@ struct out {
 	pthread_mutex_t	 lock;
 	char		**dirs;		/* directories made in staging */
 	size_t		 ndirs;
+	struct S_entry	*old;		/* the published cache, sorted by path */
+	size_t		 nold;
+	struct S_entry	*new;		/* this build's cache */
+	size_t		 nnew, capnew;
 	int		 failed;
 	int		 dry;		/* count only, write nothing */
 	size_t		 files;
@@ -45,6 +56,114 @@ S_fail(struct out *o, const char *rel, int err)
 		diag_hint("nothing was published; %s is unchanged", o->dir);
 	}
 	pthread_mutex_unlock(&o->lock);
+}
+
+static int
+S_entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct S_entry *)a)->path,
+	    ((const struct S_entry *)b)->path);
+}
+
+static int
+S_unhex(const char *s, unsigned char *out, size_t n)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < n; i++) {
+		hi = s[2 * i] >= 'a' ? s[2 * i] - 'a' + 10 : s[2 * i] - '0';
+		lo = s[2 * i + 1] >= 'a' ? s[2 * i + 1] - 'a' + 10 :
+		    s[2 * i + 1] - '0';
+		if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* Read OUT/.fazhi-cache; a missing or damaged cache just means a cold build. */
+static void
+S_cache_load(struct out *o)
+{
+	char	*p = path_join(o->dir, CACHE_FILE), *text, *line, *nl;
+	size_t	 len, cap = 0;
+
+	if (file_read(p, &text, &len) == -1) {
+		free(p);
+		return;
+	}
+	free(p);
+	if (len < 8 || memcmp(text, "fazhi 1\n", 8) != 0) {
+		free(text);
+		return;
+	}
+	for (line = text + 8; line < text + len; line = nl + 1) {
+		struct S_entry e;
+
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		if (nl - line < 66 || line[64] != ' ' ||
+		    S_unhex(line, e.key, 32) == -1 || !path_is_safe(line + 65))
+			continue;
+		e.path = xstrdup(line + 65);
+		if (o->nold == cap) {
+			cap = cap ? cap * 2 : 1024;
+			o->old = xrealloc(o->old, cap * sizeof(*o->old));
+		}
+		o->old[o->nold++] = e;
+	}
+	free(text);
+	qsort(o->old, o->nold, sizeof(*o->old), S_entry_cmp);
+}
+
+int
+out_cache_reuse(struct out *o, const char *rel, const unsigned char key[32])
+{
+	struct S_entry k, *e;
+
+	if (o->dry || o->nold == 0)
+		return -1;
+	k.path = (char *)rel;
+	e = bsearch(&k, o->old, o->nold, sizeof(*o->old), S_entry_cmp);
+	if (e == NULL || memcmp(e->key, key, 32) != 0)
+		return -1;
+	return out_reuse(o, rel);
+}
+
+void
+out_cache_put(struct out *o, const char *rel, const unsigned char key[32])
+{
+	pthread_mutex_lock(&o->lock);
+	if (o->nnew == o->capnew) {
+		o->capnew = o->capnew ? o->capnew * 2 : 1024;
+		o->new = xrealloc(o->new, o->capnew * sizeof(*o->new));
+	}
+	o->new[o->nnew].path = xstrdup(rel);
+	memcpy(o->new[o->nnew].key, key, 32);
+	o->nnew++;
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* Write the new cache into staging, sorted, so it is deterministic. */
+static int
+S_cache_save(struct out *o)
+{
+	struct buf b = { 0 };
+	char	 hex[65];
+	size_t	 i;
+	int	 rc;
+
+	qsort(o->new, o->nnew, sizeof(*o->new), S_entry_cmp);
+	buf_puts(&b, "fazhi 1\n");
+	for (i = 0; i < o->nnew; i++) {
+		hex_encode(o->new[i].key, 32, hex);
+		buf_printf(&b, "%s %s\n", hex, o->new[i].path);
+	}
+	rc = out_write(o, CACHE_FILE, b.data, b.len);
+	buf_free(&b);
+	return rc;
 }
 
 struct out *
@@ -83,6 +202,7 @@ out_open(const char *outdir)
 		    strerror(errno));
 		goto fail;
 	}
+	S_cache_load(o);
 	return o;
 fail:
 	if (o->lockfd != -1)
@@ -250,6 +370,12 @@ S_release(struct out *o)
 	}
 	for (i = 0; i < o->ndirs; i++)
 		free(o->dirs[i]);
+	for (i = 0; i < o->nold; i++)
+		free(o->old[i].path);
+	free(o->old);
+	for (i = 0; i < o->nnew; i++)
+		free(o->new[i].path);
+	free(o->new);
 	free(o->dirs);
 	pthread_mutex_destroy(&o->lock);
 	free(o->dir);
@@ -269,6 +395,8 @@ out_commit(struct out *o)
 		S_release(o);
 		return rc;
 	}
+	if (!o->failed)
+		S_cache_save(o);
 	if (o->failed) {
 		rm_rf(o->staging);
 		S_release(o);

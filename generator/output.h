@@ -36,6 +36,19 @@ int	 out_copy(struct out *, const char *rel, const char *src);
  * not (then the caller writes it).
  */
 int	 out_reuse(struct out *, const char *rel);
+/*
+ * The build cache.  OUT/.fazhi-cache lists, for each cached output
+ * file, the key (a SHA-256 over everything that went into it) that
+ * produced it.  out_cache_reuse() links rel from the published site
+ * into staging when the published copy was made from the same key and
+ * returns 0; otherwise -1, and the caller renders it.  Either way the
+ * caller then records the key with out_cache_put(), and out_commit()
+ * writes the new cache into the staging directory, so the cache is
+ * published atomically with the pages it describes.
+ */
+int	 out_cache_reuse(struct out *, const char *rel, const unsigned char key[32]);
+void	 out_cache_put(struct out *, const char *rel, const unsigned char key[32]);
+
 /* Has any write failed? */
 int	 out_failed(const struct out *);
 /* Swap staging into place; return 0 or -1 (diagnosed; OUT untouched). */

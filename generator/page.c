@@ -52,6 +52,8 @@ struct S_ctx {
 	size_t		 done;
 	size_t		 total;
 	size_t		 pages;
+	size_t		 reused;	/* report pages linked from the cache */
+	unsigned char	 site_hash[32];	/* see S_site_hash */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 };
@@ -225,6 +227,95 @@ S_progress(struct S_ctx *ctx)
 /* ---- report pages ---- */
 
 static void
+S_hash_str(struct sha256 *h, const char *s)
+{
+	/* Length-prefixed, so that ("ab","c") and ("a","bc") differ. */
+	size_t	 n = s ? strlen(s) + 1 : 0;
+
+	sha256_update(h, &n, sizeof(n));
+	if (s)
+		sha256_update(h, s, n);
+}
+
+static void
+S_hash_summary(struct sha256 *h, const struct site *s, const struct report *r)
+{
+	long long y = r->year;
+
+	S_hash_str(h, r->title);
+	S_hash_str(h, r->department);
+	S_hash_str(h, r->category);
+	sha256_update(h, &y, sizeof(y));
+	S_hash_str(h, r->date);
+	S_hash_str(h, r->source);
+	S_hash_str(h, r->summary);
+	S_hash_str(h, r->url);
+	S_hash_str(h, r->slug);
+	S_hash_str(h, r->path);
+	S_hash_str(h, r->stats);
+	S_hash_str(h, s->depts[r->dept].url);
+	S_hash_str(h, s->cats[r->cat].url);
+	S_hash_str(h, s->years[r->yr].url);
+}
+
+/*
+ * Everything a report page is made from: the build's global hash, the
+ * source, and the index data the page and its filters see (the
+ * department's reports, its attachments).
+ */
+static void
+S_hash_groups(struct sha256 *h, const struct group *g, size_t n)
+{
+	size_t	 i;
+
+	sha256_update(h, &n, sizeof(n));
+	for (i = 0; i < n; i++) {
+		S_hash_str(h, g[i].name);
+		S_hash_str(h, g[i].url);
+		sha256_update(h, &g[i].n, sizeof(g[i].n));
+	}
+}
+
+/* What every page sees of the whole site: the `site` template variable. */
+static void
+S_site_hash(const struct page_opts *o, unsigned char out[32])
+{
+	const struct site *s = o->site;
+	struct sha256 h;
+
+	sha256_init(&h);
+	sha256_update(&h, &s->n, sizeof(s->n));
+	sha256_update(&h, &o->bundles, sizeof(o->bundles));
+	S_hash_groups(&h, s->cats, s->ncats);
+	S_hash_groups(&h, s->depts, s->ndepts);
+	S_hash_groups(&h, s->years, s->nyears);
+	sha256_final(&h, out);
+}
+
+static void
+S_report_key(const struct page_opts *o, const unsigned char ctx_site_hash[32],
+    size_t i, unsigned char key[32])
+{
+	const struct site *s = o->site;
+	const struct report *r = &s->reports[i];
+	const struct group *g = &s->depts[r->dept];
+	struct sha256 h;
+	size_t	 k;
+
+	sha256_init(&h);
+	sha256_update(&h, o->global, 32);
+	sha256_update(&h, ctx_site_hash, 32);
+	sha256_update(&h, r->hash, 32);
+	for (k = 0; k < g->n; k++)
+		S_hash_summary(&h, s, &s->reports[g->reports[k]]);
+	for (k = 0; k < r->nattachments; k++) {
+		S_hash_str(&h, r->attachments[k].name);
+		sha256_update(&h, &r->attachments[k].size, sizeof(long long));
+	}
+	sha256_final(&h, key);
+}
+
+static void
 S_report(void *arg, size_t i, int worker)
 {
 	struct S_ctx *ctx = arg;
@@ -238,7 +329,23 @@ S_report(void *arg, size_t i, int worker)
 	char	*text;
 	size_t	 len, k;
 	const struct report *pr;
+	unsigned char key[32];
 
+	S_report_key(o, ctx->site_hash, i, key);
+	for (k = 0; k < r->nattachments; k++) {
+		char *src = path_join(o->root, r->attachments[k].src);
+
+		if (out_copy(o->out, r->attachments[k].out, src) == -1)
+			ctx->failed = 1;
+		free(src);
+	}
+	out_cache_put(o->out, r->out, key);
+	if (out_cache_reuse(o->out, r->out, key) == 0) {
+		__atomic_add_fetch(&ctx->reused, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+		S_progress(ctx);
+		return;
+	}
 	if (report_read(r, o->root, &text, &len) == -1) {
 		ctx->failed = 1;
 		return;
@@ -317,13 +424,6 @@ S_report(void *arg, size_t i, int worker)
 	}
 	lua_setfield(L, -2, "report");
 	toc_free(&toc);
-	for (k = 0; k < r->nattachments; k++) {
-		char *src = path_join(o->root, r->attachments[k].src);
-
-		if (out_copy(o->out, r->attachments[k].out, src) == -1)
-			ctx->failed = 1;
-		free(src);
-	}
 	S_render(ctx, w, "report.html", r->out);
 	S_progress(ctx);
 }
@@ -724,6 +824,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		ctx.njobs = nj;
 	}
 	ctx.total = s->n;
+	S_site_hash(o, ctx.site_hash);
 	pool_run(s->n, nw, S_report, &ctx);
 	if (o->progress && s->n >= 500)
 		fputc('\n', stderr);
@@ -753,6 +854,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		st->static_files += s->reports[i].nattachments;
 	st->reports = s->n;
 	st->pages = ctx.pages;
+	st->reused = ctx.reused;
 	for (i = 0; i < (size_t)nw; i++) {
 		tmpl_env_free(ctx.w[i].tmpl);
 		buf_free(&ctx.w[i].html);

@@ -46,6 +46,7 @@ struct page_opts {
 	int			 bundles;	/* build zip bundles */
 	int			 workers;
 	int			 progress;	/* print a progress line on stderr */
+	unsigned char		 global[32];	/* hash of config, templates, filters, version */
 };
 
 /*
