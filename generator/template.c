@@ -37,7 +37,7 @@
 
 /* Bump when the generated Lua changes, so cached pages are redone. */
 #define TMPL_VERSION	"fazhi-tmpl-1"
-#define PROLOGUE	"local _ENV,__o,__e,__T,__W=...;"
+#define PROLOGUE	"local _ENV,__o,__e,__T,__W,__w=...;"
 #define HOOK_EVERY	1000	/* instructions between budget checks */
 #define JSON_DEPTH	64
 #define NONE		((size_t)-1)
@@ -388,14 +388,14 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 	buf_puts(o, "__T[");
 	S_put_lstr(o, name, ne - ns);
 	if (p >= n) {
-		buf_puts(o, "](_ENV,__o,__e,__T,__W);");
+		buf_puts(o, "](_ENV,__o,__e,__T,__W,__w);");
 		S_put_newlines(o, c, 0, n);
 	} else if (S_at(c, n, p, "with") && !S_blank(c + p + 4, n - p - 4) &&
 	    (c[p + 4] == '{' || c[p + 4] == '(' || S_word_end(c, n, p + 4))) {
 		buf_puts(o, "](__W(_ENV,");
 		S_put_newlines(o, c, 0, p);
 		buf_put(o, c + p + 4, n - p - 4);
-		buf_puts(o, "),__o,__e,__T,__W);");
+		buf_puts(o, "),__o,__e,__T,__W,__w);");
 	} else {
 		diag_error(t->path, line, col, "include \"%s\": expected the "
 		    "end of the tag or 'with' and a table after the name",
@@ -412,15 +412,122 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 	return 1;
 }
 
+/*
+ * Output calls are batched: consecutive text and {{ }} / {{{ }}} tags
+ * whose expressions call no function become one call
+ * __w(raw, esc, raw, esc, …) (odd arguments written as is, even ones
+ * escaped), which saves a C call per item.  An expression that calls
+ * a function ends the batch: a function defined by the template may
+ * write output itself, and that must follow the text before it.
+ */
+struct run {
+	struct buf	 args;	/* the arguments so far, comma-separated */
+	size_t		 nargs;
+};
+
+#define RUN_MAX	100	/* arguments per call, well under Lua's limits */
+
+static void
+S_run_flush(struct buf *o, struct run *r)
+{
+	const char *a = buf_cstr(&r->args);
+
+	if (r->nargs == 0)
+		return;
+	if (r->nargs == 1) {
+		buf_puts(o, "__o(");
+		buf_put(o, a, r->args.len);
+	} else if (r->nargs == 2 && strncmp(a, "nil,", 4) == 0) {
+		buf_puts(o, "__e(");
+		buf_put(o, a + 4, r->args.len - 4);
+	} else {
+		buf_puts(o, "__w(");
+		buf_put(o, a, r->args.len);
+	}
+	buf_puts(o, ");");
+	buf_reset(&r->args);
+	r->nargs = 0;
+}
+
+/* Make the next argument slot one that escapes, or not. */
+static void
+S_run_slot(struct buf *o, struct run *r, int esc)
+{
+	if (r->nargs + 2 > RUN_MAX)
+		S_run_flush(o, r);
+	if ((r->nargs % 2 == 1) != esc) {
+		buf_puts(&r->args, r->nargs ? ",nil" : "nil");
+		r->nargs++;
+	}
+	if (r->nargs)
+		buf_putc(&r->args, ',');
+	r->nargs++;
+}
+
+/* Newlines go where the code is being written, to keep lines. */
+static void
+S_run_newlines(struct buf *o, struct run *r, const char *s, size_t a,
+    size_t b)
+{
+	S_put_newlines(r->nargs ? &r->args : o, s, a, b);
+}
+
+/* Might the expression call a function?  Metamethods aside. */
+static int
+S_calls(const char *c, size_t n)
+{
+	size_t	 p, q, m, level, w;
+	int	 prev = 0;	/* last significant character */
+
+	for (p = 0; p < n; ) {
+		if (c[p] == '(' || c[p] == '{')
+			return 1;
+		m = c[p] == '[' ? S_long_open(c, n, p, &level) : 0;
+		if (c[p] == '"' || c[p] == '\'' || m) {
+			/* f"x", f[[x]], t[1]"x", f()"x" are calls. */
+			if (prev == ')' || prev == ']' || prev == 'a')
+				return 1;
+			if (m)
+				q = S_long_close(c, n, p + m, level);
+			else {
+				for (q = p + 1; q < n && c[q] != c[p]; q++)
+					if (c[q] == '\\')
+						q++;
+				q++;
+			}
+			if (q == NONE || q > n)
+				return 1;
+			p = q;
+			prev = '"';
+			continue;
+		}
+		if (!S_word_end(c, n, p)) {
+			for (w = p; !S_word_end(c, n, p); p++)
+				continue;
+			/* After an operator word a string is an operand. */
+			prev = (p - w == 3 && memcmp(c + w, "and", 3) == 0) ||
+			    (p - w == 2 && memcmp(c + w, "or", 2) == 0) ||
+			    (p - w == 3 && memcmp(c + w, "not", 3) == 0) ?
+			    '+' : c[w] >= '0' && c[w] <= '9' ? '0' : 'a';
+			continue;
+		}
+		if (c[p] != ' ' && c[p] != '\t' && c[p] != '\n' && c[p] != '\r')
+			prev = c[p];
+		p++;
+	}
+	return 0;
+}
+
 /* Translate t->src into t->lua.  Return 0, or -1 if diagnosed. */
 static int
 S_translate(struct tmpl *t)
 {
 	const char *s = t->src, *close;
 	struct buf *o = &t->lua, code = { 0 };
+	struct run run = { { 0 }, 0 };
 	size_t	 n = t->srclen, i = 0, j, a, b, k, open, nl = 0;
 	enum tag kind;
-	int	 rtrim = 0, ltrim, line, col, rc = 0;
+	int	 rtrim = 0, ltrim, line, col, rc = 0, esc;
 
 	buf_puts(o, PROLOGUE);
 	for (;;) {
@@ -443,13 +550,12 @@ S_translate(struct tmpl *t)
 		/* The text before the tag, trimmed as the tags ask. */
 		a = rtrim ? S_trim_fwd(s, i, j) : i;
 		b = ltrim ? S_trim_back(s, a, j) : j;
-		S_put_newlines(o, s, i, a);
+		S_run_newlines(o, &run, s, i, a);
 		if (a < b) {
-			buf_puts(o, "__o(");
-			S_put_lstr(o, s + a, b - a);
-			buf_puts(o, ");");
+			S_run_slot(o, &run, 0);
+			S_put_lstr(&run.args, s + a, b - a);
 		}
-		S_put_newlines(o, s, b, j);
+		S_run_newlines(o, &run, s, b, j);
 		if (j >= n)
 			break;
 
@@ -465,7 +571,7 @@ S_translate(struct tmpl *t)
 				break;
 			}
 			rtrim = k > i && s[k - 1] == '-';
-			S_put_newlines(o, s, i, k);
+			S_run_newlines(o, &run, s, i, k);
 			i = k + 2;
 			continue;
 		}
@@ -480,6 +586,7 @@ S_translate(struct tmpl *t)
 		}
 		i = k;
 		if (kind == TAG_STMT) {
+			S_run_flush(o, &run);
 			switch (S_include(t, buf_cstr(&code), code.len, line, col)) {
 			case 1:
 				continue;
@@ -499,13 +606,25 @@ S_translate(struct tmpl *t)
 			diag_error(t->path, line, col, "empty '%.*s %s'",
 			    (int)open, s + j, close);
 			rc = -1;
-			S_put_newlines(o, code.data, 0, code.len);
+			S_run_newlines(o, &run, code.data, 0, code.len);
 			continue;
 		}
-		buf_puts(o, kind == TAG_RAW ? "__o(" : "__e(");
-		buf_put(o, code.data, code.len);
-		buf_puts(o, ");");
+		esc = kind == TAG_EXPR;
+		if (S_calls(code.data, code.len)) {
+			S_run_flush(o, &run);
+			buf_puts(o, esc ? "__e(" : "__o(");
+			buf_put(o, code.data, code.len);
+			buf_puts(o, ");");
+			continue;
+		}
+		/* Parentheses keep a multi-value expression to one slot. */
+		S_run_slot(o, &run, esc);
+		buf_putc(&run.args, '(');
+		buf_put(&run.args, code.data, code.len);
+		buf_putc(&run.args, ')');
 	}
+	S_run_flush(o, &run);
+	buf_free(&run.args);
 	buf_free(&code);
 	if (rc == 0) {
 		/* The line-keeping rule the whole design rests on. */
@@ -882,6 +1001,25 @@ tmpl_set_free(struct tmpl_set *set)
 
 /* ---- converting values for output ---- */
 
+/* Decimal digits of v at p; return the length.  Faster than snprintf. */
+static size_t
+S_itoa(char *p, long long v)
+{
+	char	 tmp[24];
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+	size_t	 n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		p[k++] = '-';
+	while (n > 0)
+		p[k++] = tmp[--n];
+	return k;
+}
+
 static size_t
 S_fmt_number(lua_State *L, int idx, char num[64])
 {
@@ -889,15 +1027,11 @@ S_fmt_number(lua_State *L, int idx, char num[64])
 	int	 k;
 
 	if (lua_isinteger(L, idx))
-		k = snprintf(num, 64, LUA_INTEGER_FMT,
-		    (LUAI_UACINT)lua_tointeger(L, idx));
-	else {
-		x = lua_tonumber(L, idx);
-		if (x == floor(x) && fabs(x) < 9.2e18)
-			k = snprintf(num, 64, "%lld", (long long)x);
-		else
-			k = snprintf(num, 64, "%.14g", (double)x);
-	}
+		return S_itoa(num, (long long)lua_tointeger(L, idx));
+	x = lua_tonumber(L, idx);
+	if (x == floor(x) && fabs(x) < 9.2e18)
+		return S_itoa(num, (long long)x);
+	k = snprintf(num, 64, "%.14g", (double)x);
 	return k < 0 ? 0 : (size_t)k;
 }
 
@@ -1016,6 +1150,26 @@ S_out_esc(lua_State *L)
 	return 0;
 }
 
+/* __w(raw, esc, raw, …): odd arguments as is, even ones escaped. */
+static int
+S_out_run(lua_State *L)
+{
+	struct buf *b = S_out(L);
+	const char *s;
+	size_t	 len;
+	int	 i, n = lua_gettop(L);
+
+	for (i = 1; i <= n; i++) {
+		if (lua_type(L, i) != LUA_TSTRING)
+			S_put_value(L, i, b, !(i & 1));
+		else if (s = lua_tolstring(L, i, &len), i & 1)
+			buf_put(b, s, len);
+		else
+			buf_html_escape(b, s, len);
+	}
+	return 0;
+}
+
 /* __W(parent, t): the environment of an include … with t. */
 static int
 S_with(lua_State *L)
@@ -1107,10 +1261,12 @@ S_json(lua_State *L, int idx, struct buf *b, int depth)
 		buf_puts(b, lua_toboolean(L, idx) ? "true" : "false");
 		return;
 	case LUA_TNUMBER:
-		if (lua_isinteger(L, idx))
-			buf_printf(b, LUA_INTEGER_FMT,
-			    (LUAI_UACINT)lua_tointeger(L, idx));
-		else if (!isfinite(x = lua_tonumber(L, idx)))
+		if (lua_isinteger(L, idx)) {
+			char	 num[24];
+
+			buf_put(b, num, S_itoa(num,
+			    (long long)lua_tointeger(L, idx)));
+		} else if (!isfinite(x = lua_tonumber(L, idx)))
 			buf_puts(b, "null");
 		else if (x == floor(x) && fabs(x) < 9007199254740992.0)
 			buf_printf(b, "%.0f", (double)x);
@@ -1212,38 +1368,48 @@ S_digits(const char *s, size_t n, size_t *p, size_t min, size_t max, int *v)
 	return k >= min && (*p >= n || s[*p] < '0' || s[*p] > '9');
 }
 
+/* Called once per listed report: formats by hand, not with printf. */
 static int
 S_h_date_zh(lua_State *L)
 {
 	const char *s;
-	size_t	 n, p = 0;
-	int	 y, m, d;
+	char	 out[64];
+	size_t	 n, p = 0, k;
+	int	 y, m = 0, d = 0;
 
 	if (lua_isnoneornil(L, 1)) {
 		lua_pushliteral(L, "");
 		return 1;
 	}
 	if (lua_isinteger(L, 1)) {
-		lua_pushfstring(L, "%d年", (int)lua_tointeger(L, 1));
+		k = S_itoa(out, (long long)lua_tointeger(L, 1));
+		memcpy(out + k, "年", 3);
+		lua_pushlstring(L, out, k + 3);
 		return 1;
 	}
 	s = luaL_checklstring(L, 1, &n);
 	if (!S_digits(s, n, &p, 4, 4, &y))
 		goto bad;
-	if (p == n) {
-		lua_pushfstring(L, "%d年", y);
-		return 1;
-	}
-	if (s[p++] != '-' || !S_digits(s, n, &p, 1, 2, &m) || m < 1 || m > 12)
+	if (p < n && (s[p++] != '-' || !S_digits(s, n, &p, 1, 2, &m) ||
+	    m < 1 || m > 12))
 		goto bad;
-	if (p == n) {
-		lua_pushfstring(L, "%d年%d月", y, m);
-		return 1;
-	}
-	if (s[p++] != '-' || !S_digits(s, n, &p, 1, 2, &d) || d < 1 ||
-	    d > 31 || p != n)
+	if (p < n && (s[p++] != '-' || !S_digits(s, n, &p, 1, 2, &d) ||
+	    d < 1 || d > 31 || p != n))
 		goto bad;
-	lua_pushfstring(L, "%d年%d月%d日", y, m, d);
+	k = S_itoa(out, y);
+	memcpy(out + k, "年", 3);
+	k += 3;
+	if (m > 0) {
+		k += S_itoa(out + k, m);
+		memcpy(out + k, "月", 3);
+		k += 3;
+	}
+	if (d > 0) {
+		k += S_itoa(out + k, d);
+		memcpy(out + k, "日", 3);
+		k += 3;
+	}
+	lua_pushlstring(L, out, k);
 	return 1;
 bad:
 	return luaL_error(L, "date_zh: '%s' is not a date (YYYY-MM-DD)", s);
@@ -1452,7 +1618,8 @@ S_render_entry(lua_State *L)
 	lua_pushcfunction(L, S_out_esc);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, env->tref);
 	lua_pushcfunction(L, S_with);
-	lua_callk(L, 5, 0, 0, S_render_done);
+	lua_pushcfunction(L, S_out_run);
+	lua_callk(L, 6, 0, 0, S_render_done);
 	return 0;
 }
 

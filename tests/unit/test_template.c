@@ -223,6 +223,18 @@ main(void)
 	    "<ul>\n  <li>1</li>\n  <li>2</li>\n</ul>ABC\n");
 	S_expect(env, "literal {{, strings and braces in tags", "literal.html",
 	    "{}", "{{ x }} 2 %}}}\n");
+	S_expect(env, "template functions write in order", "macro.html",
+	    "{}", "<ul><b>1</b>-<b>2</b></ul>\n");
+	{
+		struct buf want = { 0 };
+
+		for (int k = 0; k < 60; k++)
+			buf_puts(&want, "[&lt;<i>]");
+		buf_putc(&want, '\n');
+		S_expect(env, "long runs of output", "runlong.html",
+		    "{ x = '<', y = '<i>' }", buf_cstr(&want));
+		buf_free(&want);
+	}
 	S_expect(env, "CRLF template", "crlf.html", "{ x = 1 }",
 	    "a\r\nb 1\r\n");
 	S_expect(env, "UTF-8 text", "utf8.html", "{}", "café ✓ &lt;");
