@@ -395,7 +395,8 @@ S_entry_cmp(const void *a, const void *b)
 {
 	const struct zip_entry *const *x = a, *const *y = b;
 
-	return strcmp((*x)->name, (*y)->name);
+	/* NULL sorts as "" here and is refused by S_name_check(). */
+	return strcmp((*x)->name ? (*x)->name : "", (*y)->name ? (*y)->name : "");
 }
 
 /* Sorted copy of the entry pointers; strcmp orders bytes as unsigned. */
@@ -489,13 +490,13 @@ S_names_check(const struct zip_entry **v, size_t n, struct buf *err)
 	size_t		 i;
 
 	for (i = 0; i < n; i++) {
-		if (v[i]->blob == NULL) {
-			buf_printf(err, "zip entry \"%s\" has no contents",
-			    v[i]->name != NULL ? v[i]->name : "");
-			return -1;
-		}
 		if (S_name_check(v[i]->name, err) == -1)
 			return -1;
+		if (v[i]->blob == NULL) {
+			buf_printf(err, "zip entry \"%s\" has no contents",
+			    v[i]->name);
+			return -1;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(v[i - 1]->name, v[i]->name) == 0) {

@@ -112,7 +112,9 @@ struct zip_entry {
  * nothing is written.
  *
  * Return 0 on success.  Return -1 with a message appended to err on a
- * bad name or an I/O error; a partly written file is removed.
+ * bad name or an I/O error; a partly written file is removed.  Several
+ * threads may write different zips from one store at once, even while
+ * others still add blobs.
  */
 int		 zip_write(const char *path, const struct zip_entry *,
 		    size_t n, long long mtime, struct buf *err);
