@@ -530,6 +530,8 @@ S_translate(struct tmpl *t)
 	int	 rtrim = 0, ltrim, line, col, rc = 0, esc;
 
 	buf_puts(o, PROLOGUE);
+	if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;	/* a byte order mark is not page text */
 	for (;;) {
 		j = S_find_open(s, n, i);
 		kind = TAG_EXPR;
@@ -633,9 +635,10 @@ S_translate(struct tmpl *t)
 		for (k = 0; k < n; k++)
 			nl -= s[k] == '\n';
 		if (nl != 0) {
-			fprintf(stderr, "fazhi: internal error: %s: generated "
-			    "Lua does not keep the template's lines\n", t->path);
-			abort();
+			diag_error(t->path, 0, 0, "internal error: the generated "
+			    "Lua does not keep the template's lines (please "
+			    "report this template)");
+			rc = -1;
 		}
 	}
 	return rc;
@@ -1462,6 +1465,15 @@ S_h_join(lua_State *L)
 	return 1;
 }
 
+/* include is syntax, not a function: say so when it is used as one. */
+static int
+S_h_include(lua_State *L)
+{
+	return luaL_error(L, "include must be alone in its tag: "
+	    "{%% include \"NAME.html\" %%} or {%% include \"NAME.html\" "
+	    "with { … } %%}");
+}
+
 static int
 S_h_len(lua_State *L)
 {
@@ -1637,7 +1649,8 @@ S_setup(lua_State *L)
 	static const luaL_Reg helpers[] = { { "esc", S_h_esc },
 	    { "urlencode", S_h_urlencode }, { "json", S_h_json },
 	    { "date_zh", S_h_date_zh }, { "filesize", S_h_filesize },
-	    { "join", S_h_join }, { "len", S_h_len }, { NULL, NULL } };
+	    { "join", S_h_join }, { "len", S_h_len },
+	    { "include", S_h_include }, { NULL, NULL } };
 	struct tmpl_env *env = lua_touserdata(L, 1);
 	const struct tmpl_set *set = env->set;
 	const luaL_Reg *r;

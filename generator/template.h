@@ -87,7 +87,10 @@
  * Not available: pcall and xpcall (a template could otherwise swallow
  * the instruction-budget error), load, loadfile, dofile, require,
  * collectgarbage, print, rawset, io, os, debug, coroutine, package.
- * pairs() order is unspecified: iterate arrays with ipairs, or sort.
+ * pairs() order is unspecified (iterate arrays with ipairs, or sort),
+ * and tostring() of a table or function shows an address: neither
+ * belongs in a page, whose bytes must not change from build to build.
+ * A byte order mark at the start of a template is dropped.
  *
  * Limits: a render may run TMPL_BUDGET Lua instructions, and a worker's
  * Lua state may hold TMPL_MEMCAP bytes; beyond, the render fails with a

@@ -237,6 +237,8 @@ main(void)
 	}
 	S_expect(env, "CRLF template", "crlf.html", "{ x = 1 }",
 	    "a\r\nb 1\r\n");
+	S_expect(env, "byte order mark dropped", "bom.html", "{ x = 1 }",
+	    "<p>1</p>");
 	S_expect(env, "UTF-8 text", "utf8.html", "{}", "café ✓ &lt;");
 
 	S_expect_error(env, "runtime error position", "runtime.html",
@@ -250,6 +252,12 @@ main(void)
 	    "{}", "themes/t/templates/_bad.html:2: error: attempt to call a "
 	    "nil value (global 'missing_function') (included from "
 	    "themes/t/templates/nested_err.html:2)");
+	S_expect_error(env, "runtime error in a multi-line include", "incl_ml.html",
+	    "{}", "themes/t/templates/incl_ml.html:5: error: attempt to index "
+	    "a nil value (global 'nope')");
+	S_expect_error(env, "include used as a function", "incl_call.html",
+	    "{}", "themes/t/templates/incl_call.html:1: error: include must "
+	    "be alone in its tag");
 	S_expect_error(env, "error object without position", "errobj.html",
 	    "{}", "themes/t/templates/errobj.html:1: error: error object is "
 	    "a table value");
