@@ -290,6 +290,7 @@ config_load(struct config *c, const char *root)
 	char	*path, *text, *s;
 	size_t	 len, i, at;
 	struct yval *y;
+	const struct yval *v;
 	long long n;
 	int	 rc = 0;
 
@@ -329,22 +330,24 @@ config_load(struct config *c, const char *root)
 		return -1;
 	}
 	/* Categories first: 'sections' refers to them. */
-	for (i = 0; i < y->n; i++)
-		if (!strcmp(y->keys[i]->str, "categories") &&
-		    S_list(y->items[i], "categories", &c->categories,
-		    &c->ncategories) == -1)
-			rc = -1;
+	if ((v = yval_get(y, "categories")) != NULL &&
+	    S_list(v, "categories", &c->categories, &c->ncategories) == -1)
+		rc = -1;
 	for (i = 0; i < y->n; i++) {
 		const char *key = y->keys[i]->str;
-		const struct yval *v = y->items[i];
 		size_t	 j;
 
+		v = y->items[i];
+		/* A repeated key is an error; only its first value is used. */
 		for (j = 0; j < i; j++)
-			if (!strcmp(y->keys[j]->str, key)) {
-				diag_error(CONFIG_FILE, y->keys[i]->line,
-				    y->keys[i]->col, "'%s' is set twice", key);
-				rc = -1;
-			}
+			if (!strcmp(y->keys[j]->str, key))
+				break;
+		if (j < i) {
+			diag_error(CONFIG_FILE, y->keys[i]->line,
+			    y->keys[i]->col, "'%s' is set twice", key);
+			rc = -1;
+			continue;
+		}
 		if (!S_in(S_keys, key)) {
 			diag_error(CONFIG_FILE, y->keys[i]->line,
 			    y->keys[i]->col, "unknown key '%s'", key);
