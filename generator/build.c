@@ -13,6 +13,7 @@
 #include "config.h"
 #include "content.h"
 #include "diag.h"
+#include "links.h"
 #include "output.h"
 #include "page.h"
 #include "pool.h"
@@ -140,11 +141,18 @@ build_run(const struct build_args *a, struct build_result *res)
 	po.workers = a->jobs > 0 ? a->jobs : pool_workers();
 	po.progress = !a->quiet && isatty(2);
 	S_global_hash(a->root, tmpl, po.global);
-	if (page_build(&po, &st) == -1 || diag_errors() > 0) {
+	po.links = links_new(&site, &cfg, a->root,
+	    po.bundles && tmpl_exists(tmpl, "downloads.html"));
+	/* Links are checked once every page is written, errors or not. */
+	if (page_build(&po, &st) == -1 ||
+	    links_finish(po.links, a->check ? NULL : out_staging(o)) > 0 ||
+	    diag_errors() > 0) {
+		links_free(po.links);
 		out_abort(o);
 		o = NULL;
 		goto out;
 	}
+	links_free(po.links);
 	if (!a->quiet)
 		S_summary(&st, o, now_seconds() - t0, a->check);
 	if (out_commit(o) == -1) {

@@ -22,6 +22,7 @@
 #include "content.h"
 #include "diag.h"
 #include "frontmatter.h"
+#include "links.h"
 #include "markdown.h"
 #include "output.h"
 #include "page.h"
@@ -148,7 +149,11 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	S_sets(L, "description", c->description);
 	S_sets(L, "parent_title", c->parent_title);
 	S_seti(L, "report_count", (long long)s->n);
-	lua_pushboolean(L, o->bundles);
+	/*
+	 * Pages link downloads.html when this is true: only when bundles
+	 * are built and the theme can render the page that lists them.
+	 */
+	lua_pushboolean(L, o->bundles && tmpl_exists(o->tmpl, "downloads.html"));
 	lua_setfield(L, -2, "bundles");
 	S_push_groups(L, s->cats, s->ncats);
 	lua_setfield(L, -2, "categories");
@@ -354,8 +359,6 @@ S_report(void *arg, size_t i, int worker)
 	    o->cfg->unsafe_html);
 	buf_reset(&w->body);
 	md_render(doc, &w->body, &toc, o->cfg->unsafe_html);
-	md_free(doc);
-	free(text);
 
 	S_push_vars(w, o, "report", r->title, r->url, 1);
 	S_page_table(L);
@@ -424,7 +427,16 @@ S_report(void *arg, size_t i, int worker)
 	}
 	lua_setfield(L, -2, "report");
 	toc_free(&toc);
-	S_render(ctx, w, "report.html", r->out);
+	/*
+	 * Links are checked against the rendered page, whose ids are final.
+	 * Their errors are counted by diag, so the build still goes on to
+	 * links_finish() and reports every broken link at once.
+	 */
+	if (S_render(ctx, w, "report.html", r->out) == 0 && o->links)
+		links_check_report(o->links, i, text, len, doc, w->html.data,
+		    w->html.len);
+	md_free(doc);
+	free(text);
 	S_progress(ctx);
 }
 

@@ -28,6 +28,7 @@ struct site;
 struct out;
 struct tmpl_set;
 struct zstore;
+struct links;
 
 struct build_stats {
 	size_t	 reports;	/* report pages rendered */
@@ -47,6 +48,7 @@ struct page_opts {
 	int			 workers;
 	int			 progress;	/* print a progress line on stderr */
 	unsigned char		 global[32];	/* hash of config, templates, filters, version */
+	struct links		*links;		/* content link check (links.h), or NULL */
 };
 
 /*
