@@ -116,19 +116,52 @@ buf_cstr(const struct buf *b)
  * characters, and anything that is not valid UTF-8 or is a control
  * character, so that no input can change the structure of a page.
  */
+/* Length of a valid UTF-8 sequence at s that is not a C1 control, or 0. */
+static inline size_t
+S_utf8_ok(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (n < 2 || (s[1] & 0xc0) != 0x80 || (c == 0xc2 && s[1] < 0xa0))
+			return 0;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
+		    (c == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
 void
 buf_html_escape(struct buf *b, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t	 i = 0, run, k;
-	uint32_t cp;
 	unsigned char c;
 
 	buf_grow(b, n);
 	while (i < n) {
 		run = i;
 		while (run < n) {
-			c = (unsigned char)s[run];
-			if (c >= 0x80 || c < 0x20 || c == '&' || c == '<' ||
+			c = u[run];
+			if (c >= 0x80) {
+				if ((k = S_utf8_ok(u + run, n - run)) == 0)
+					break;
+				run += k;
+				continue;
+			}
+			if (c < 0x20 || c == '&' || c == '<' ||
 			    c == '>' || c == '"' || c == '\'' || c == 0x7f)
 				break;
 			run++;
@@ -138,7 +171,7 @@ buf_html_escape(struct buf *b, const char *s, size_t n)
 		i = run;
 		if (i >= n)
 			break;
-		c = (unsigned char)s[i];
+		c = u[i];
 		switch (c) {
 		case '&': buf_puts(b, "&amp;"); i++; continue;
 		case '<': buf_puts(b, "&lt;"); i++; continue;
@@ -148,20 +181,14 @@ buf_html_escape(struct buf *b, const char *s, size_t n)
 		case '\t': case '\n': case '\r': buf_putc(b, c); i++; continue;
 		default: break;
 		}
-		if (c < 0x80) {
-			/* Other C0 controls and DEL. */
-			buf_puts(b, "\xEF\xBF\xBD");
-			i++;
-			continue;
-		}
-		k = utf8_decode(s + i, n - i, &cp);
-		if (k == 0 || (cp >= 0x80 && cp < 0xA0)) {
-			buf_puts(b, "\xEF\xBF\xBD");
+		/* Controls, DEL, C1 controls and invalid UTF-8. */
+		buf_puts(b, "\xEF\xBF\xBD");
+		if (c >= 0x80 && (k = S_utf8_ok(u + i, n - i)) == 0) {
+			uint32_t cp;
+			k = utf8_decode(s + i, n - i, &cp);
 			i += k ? k : 1;
-			continue;
-		}
-		buf_put(b, s + i, k);
-		i += k;
+		} else
+			i++;
 	}
 }
 

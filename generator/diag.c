@@ -26,6 +26,8 @@ static pthread_mutex_t	 S_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct diagmsg	*S_v;
 static size_t		 S_n, S_cap, S_seq;
 static size_t		 S_errors, S_warnings;
+/* Per thread: where its last diagnostic went, so hints attach to it. */
+static _Thread_local size_t S_last = (size_t)-1;
 static enum diag_format	 S_format = DIAG_PLAIN;
 
 void
@@ -58,6 +60,7 @@ diag(enum diag_level level, const char *path, int line, int col,
 	d->msg = buf_detach(&b);
 	d->hint = NULL;
 	d->seq = S_seq++;
+	S_last = S_n - 1;
 	if (level == DIAG_ERROR)
 		S_errors++;
 	else
@@ -75,9 +78,9 @@ diag_hint(const char *fmt, ...)
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&S_lock);
-	if (S_n > 0) {
-		free(S_v[S_n - 1].hint);
-		S_v[S_n - 1].hint = buf_detach(&b);
+	if (S_last < S_n) {
+		free(S_v[S_last].hint);
+		S_v[S_last].hint = buf_detach(&b);
 	} else
 		buf_free(&b);
 	pthread_mutex_unlock(&S_lock);
@@ -187,6 +190,7 @@ S_clear_locked(void)
 {
 	size_t	 i;
 
+	S_last = (size_t)-1;
 	for (i = 0; i < S_n; i++) {
 		free(S_v[i].path);
 		free(S_v[i].msg);
@@ -202,7 +206,8 @@ diag_collected_text(void)
 	size_t	 i;
 
 	pthread_mutex_lock(&S_lock);
-	qsort(S_v, S_n, sizeof(*S_v), S_cmp);
+	if (S_n > 0)
+		qsort(S_v, S_n, sizeof(*S_v), S_cmp);
 	for (i = 0; i < S_n; i++)
 		S_format_one(&b, &S_v[i], DIAG_PLAIN);
 	pthread_mutex_unlock(&S_lock);
@@ -216,7 +221,8 @@ diag_flush(void)
 	size_t	 i;
 
 	pthread_mutex_lock(&S_lock);
-	qsort(S_v, S_n, sizeof(*S_v), S_cmp);
+	if (S_n > 0)
+		qsort(S_v, S_n, sizeof(*S_v), S_cmp);
 	for (i = 0; i < S_n; i++)
 		S_format_one(&b, &S_v[i], S_format);
 	S_clear_locked();

@@ -1,0 +1,113 @@
+/*
+ * buf.c and util.c: escaping, hashing, UTF-8 and paths.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "check.h"
+#include "util.h"
+
+static char *
+S_esc(void (*fn)(struct buf *, const char *, size_t), const char *s, size_t n)
+{
+	struct buf b = { 0 };
+
+	fn(&b, s, n);
+	return buf_detach(&b);
+}
+
+#define ESC(name, fn, in, want) do { \
+	char *g = S_esc(fn, in, sizeof(in) - 1); \
+	CHECK_STR(name, g, want); \
+	free(g); \
+} while (0)
+
+int
+main(void)
+{
+	char	 hex[65];
+	struct buf b = { 0 };
+
+	ESC("html: the five characters", buf_html_escape, "<a href=\"x\" onclick='y'>&",
+	    "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;");
+	ESC("html: Chinese passes through", buf_html_escape, "法治政府（一）",
+	    "法治政府（一）");
+	ESC("html: invalid UTF-8 becomes U+FFFD", buf_html_escape, "a\xff" "b",
+	    "a\xEF\xBF\xBD" "b");
+	ESC("html: overlong '<' cannot sneak through", buf_html_escape, "\xc0\xbc",
+	    "\xEF\xBF\xBD\xEF\xBF\xBD");
+	ESC("html: C0 and C1 controls replaced", buf_html_escape, "a\x01\xc2\x85z",
+	    "a\xEF\xBF\xBD\xEF\xBF\xBDz");
+	ESC("html: NUL replaced", buf_html_escape, "a\0b", "a\xEF\xBF\xBD" "b");
+	ESC("html: surrogates are invalid", buf_html_escape, "\xed\xa0\x80",
+	    "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+	ESC("html: tab and newline kept", buf_html_escape, "a\tb\nc", "a\tb\nc");
+	ESC("url: Chinese percent-encoded, slash kept", buf_url_escape,
+	    "department/市司法局.html",
+	    "department/%E5%B8%82%E5%8F%B8%E6%B3%95%E5%B1%80.html");
+	ESC("url: reserved characters encoded", buf_url_escape, "a b?c#d\"e",
+	    "a%20b%3Fc%23d%22e");
+	ESC("json: quotes, backslash, script end", buf_json_escape,
+	    "\"\\</script>&\n", "\\\"\\\\\\u003c/script\\u003e\\u0026\\n");
+	ESC("json: U+2028 escaped", buf_json_escape, "\xe2\x80\xa8", "\\u2028");
+
+	sha256_hex("", 0, hex);
+	CHECK_STR("sha256: empty", hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	CHECK_STR("sha256: two blocks", hex,
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	{
+		struct sha256 c;
+		unsigned char d[32];
+		int	 i;
+
+		sha256_init(&c);
+		for (i = 0; i < 1000; i++)
+			sha256_update(&c, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1000);
+		sha256_final(&c, d);
+		hex_encode(d, 32, hex);
+		CHECK_STR("sha256: a million a's, streamed", hex,
+		    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	}
+
+	CHECK("utf8: valid Chinese", utf8_invalid_at("法治", 6) == (size_t)-1);
+	CHECK("utf8: truncated sequence found", utf8_invalid_at("a\xe6\xb3", 3) == 1);
+	CHECK("utf8: beyond U+10FFFF invalid", utf8_invalid_at("\xf4\x90\x80\x80", 4) == 0);
+	CHECK("utf8: columns count characters", utf8_columns("法治a", 7) == 3);
+
+	CHECK("path: plain relative", path_is_safe("content/市司法局/2021.md"));
+	CHECK("path: .. refused", !path_is_safe("content/../x"));
+	CHECK("path: leading .. refused", !path_is_safe("../x"));
+	CHECK("path: absolute refused", !path_is_safe("/etc/passwd"));
+	CHECK("path: backslash refused", !path_is_safe("a\\..\\b"));
+	CHECK("path: empty component refused", !path_is_safe("a//b"));
+	CHECK("path: dot component refused", !path_is_safe("a/./b"));
+	CHECK("path: control byte refused", !path_is_safe("a\nb"));
+	CHECK("path: dotfile allowed", path_is_safe(".fazhi-cache"));
+	{
+		char *j = path_join("a/", "/b");
+
+		CHECK_STR("path_join: one slash", j, "a/b");
+		free(j);
+		j = path_join(".", "b");
+		CHECK_STR("path_join: . is dropped", j, "b");
+		free(j);
+	}
+	buf_printf(&b, "%d-%s", 7, "x");
+	buf_puts(&b, "y");
+	CHECK_STR("buf: printf and puts", buf_cstr(&b), "7-xy");
+	buf_free(&b);
+	CHECK_STR("buf: empty is \"\"", buf_cstr(&b), "");
+	return check_done();
+}
