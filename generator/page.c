@@ -141,6 +141,7 @@ S_push_site(lua_State *L, const struct page_opts *o)
 {
 	const struct config *c = o->cfg;
 	const struct site *s = o->site;
+	size_t	 i;
 
 	lua_createtable(L, 0, 12);
 	S_sets(L, "title", c->title);
@@ -158,6 +159,14 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	S_push_groups(L, s->cats, s->ncats);
 	lua_setfield(L, -2, "categories");
 	S_push_groups(L, s->depts, s->ndepts);
+	/* A department's category (its newest report's), to group them by. */
+	for (i = 0; i < s->ndepts; i++)
+		if (s->depts[i].n > 0) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			S_sets(L, "category",
+			    s->reports[s->depts[i].reports[0]].category);
+			lua_pop(L, 1);
+		}
 	lua_setfield(L, -2, "departments");
 	S_push_groups(L, s->years, s->nyears);
 	lua_setfield(L, -2, "years");
