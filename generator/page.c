@@ -485,7 +485,14 @@ S_listing(void *arg, size_t i, int worker)
 	S_page_table(L);
 	lua_createtable(L, 3, 0);
 	S_crumb(L, 1, "首页", "index.html");
-	if (job->g) {
+	if (job->g && strcmp(job->kind, "department") == 0 && job->g->n > 0) {
+		/* As on its reports: 首页 > 法治政府建设 > category > department. */
+		const struct group *c = &s->cats[s->reports[job->g->reports[0]].cat];
+
+		S_crumb(L, 2, o->cfg->parent_title, "reports.html");
+		S_crumb(L, 3, c->name, c->url);
+		S_crumb(L, 4, title, NULL);
+	} else if (job->g) {
 		S_crumb(L, 2, o->cfg->parent_title, "reports.html");
 		S_crumb(L, 3, title, NULL);
 	} else
