@@ -726,6 +726,44 @@ out:
 	return rc;
 }
 
+/*
+ * The layout zip_write() produces with minizip 1.1 in raw mode: per
+ * entry a 30-byte local header, the name, a 20-byte zip64 extra field
+ * when S_add_entry() asks for one, and the compressed bytes (no data
+ * descriptor: minizip seeks back to fill in the sizes); per entry a
+ * 46-byte central header, the name, and a zip64 extra field holding
+ * whichever of the sizes and the offset do not fit in 32 bits; then
+ * the zip64 end record and locator (76 bytes) when the central
+ * directory starts past 4 GiB or there are 65535 entries or more
+ * (minizip's rule and S_fix_zip64_end()'s), and the 22-byte end record.
+ */
+long long
+zip_size(const struct zip_entry *e, size_t n)
+{
+	const struct zip_entry **v;
+	unsigned long long off = 0, cd = 0;
+	const struct zblob *b;
+	size_t		 i, nl;
+	int		 z64, datasize;
+
+	/* Sorted as written: past 4 GiB, offsets decide the zip64 fields. */
+	v = S_sorted(e, n);
+	for (i = 0; i < n; i++) {
+		b = v[i]->blob;
+		nl = v[i]->name ? strlen(v[i]->name) : 0;
+		z64 = (unsigned long long)b->usize >= S_Z32 ||
+		    (unsigned long long)b->csize >= S_Z32 || off >= S_Z32;
+		datasize = ((unsigned long long)b->usize >= S_Z32 ? 8 : 0) +
+		    ((unsigned long long)b->csize >= S_Z32 ? 8 : 0) +
+		    (off >= S_Z32 ? 8 : 0);
+		cd += 46 + nl + (datasize > 0 ? 4 + (unsigned)datasize : 0);
+		off += 30 + nl + (z64 ? 20 : 0) + (unsigned long long)b->csize;
+	}
+	free(v);
+	return (long long)(off + cd + 22 +
+	    (off >= S_Z32 || n >= 0xffff ? 76 : 0));
+}
+
 /* ---- manifest ---- */
 
 void

@@ -120,6 +120,14 @@ int		 zip_write(const char *path, const struct zip_entry *,
 		    size_t n, long long mtime, struct buf *err);
 
 /*
+ * The size in bytes of the file zip_write() would write for these
+ * entries: a pure function of the names and the blobs' sizes, so pages
+ * can show a bundle's size before (or without) writing it.  Names are
+ * not checked here.
+ */
+long long	 zip_size(const struct zip_entry *, size_t n);
+
+/*
  * Append a manifest to out: header as given (a newline is added if it
  * lacks one), then one line per entry, sorted by name (byte order):
  *	<sha-256 hex>  <uncompressed size>  <name>

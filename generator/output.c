@@ -353,6 +353,12 @@ out_reuse(struct out *o, const char *rel)
 }
 
 int
+out_dry(const struct out *o)
+{
+	return o->dry;
+}
+
+int
 out_failed(const struct out *o)
 {
 	return o->failed;

@@ -49,6 +49,8 @@ int	 out_reuse(struct out *, const char *rel);
 int	 out_cache_reuse(struct out *, const char *rel, const unsigned char key[32]);
 void	 out_cache_put(struct out *, const char *rel, const unsigned char key[32]);
 
+/* Is this out_open_dry()'s output, which writes nothing? */
+int	 out_dry(const struct out *);
 /* Has any write failed? */
 int	 out_failed(const struct out *);
 /* Swap staging into place; return 0 or -1 (diagnosed; OUT untouched). */

@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 
 #include "buf.h"
+#include "bundles.h"
 #include "config.h"
 #include "content.h"
 #include "diag.h"
@@ -57,6 +58,7 @@ struct S_ctx {
 	unsigned char	 site_hash[32];	/* see S_site_hash */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
+	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
 };
 
 /* ---- Lua values ---- */
@@ -344,6 +346,7 @@ S_report(void *arg, size_t i, int worker)
 	size_t	 len, k;
 	const struct report *pr;
 	unsigned char key[32];
+	int	 pending = 0;		/* bundles: standalone page to render */
 
 	S_report_key(o, ctx->site_hash, i, key);
 	for (k = 0; k < r->nattachments; k++) {
@@ -353,8 +356,15 @@ S_report(void *arg, size_t i, int worker)
 			ctx->failed = 1;
 		free(src);
 	}
-	out_cache_put(o->out, r->out, key);
-	if (out_cache_reuse(o->out, r->out, key) == 0) {
+	/* bundles.h: the page shows its bundle's size, so its key holds it. */
+	if (ctx->bd != NULL &&
+	    (pending = bundles_report_begin(ctx->bd, i, key)) == -1) {
+		ctx->failed = 1;
+		return;
+	}
+	if (!pending)
+		out_cache_put(o->out, r->out, key);
+	if (!pending && out_cache_reuse(o->out, r->out, key) == 0) {
 		__atomic_add_fetch(&ctx->reused, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
 		S_progress(ctx);
@@ -436,6 +446,16 @@ S_report(void *arg, size_t i, int worker)
 	}
 	lua_setfield(L, -2, "report");
 	toc_free(&toc);
+	/* bundles.h: the standalone page from these variables, then the link. */
+	if (ctx->bd != NULL) {
+		if (pending && bundles_report_standalone(ctx->bd, i, w->tmpl,
+		    key) == -1)
+			ctx->failed = 1;
+		if (pending)
+			out_cache_put(o->out, r->out, key);
+		bundles_push(ctx->bd, L, BUNDLE_REPORT, i);
+		lua_setfield(L, -2, "bundle");
+	}
 	/*
 	 * Links are checked against the rendered page, whose ids are final.
 	 * Their errors are counted by diag, so the build still goes on to
@@ -540,6 +560,10 @@ S_listing(void *arg, size_t i, int worker)
 	if (job->g) {
 		S_push_group(L, job->g);
 		lua_setfield(L, -2, "group");
+	}
+	if (job->g && ctx->bd != NULL) {	/* bundles.h */
+		bundles_push_group(ctx->bd, L, job->g);
+		lua_setfield(L, -2, "bundle");
 	}
 	from = (job->page - 1) * (size_t)o->cfg->page_size;
 	to = from + (size_t)o->cfg->page_size;
@@ -788,6 +812,47 @@ S_static(struct S_ctx *ctx, const char *abs, const char *rel, size_t *count)
 	return rc;
 }
 
+/* ---- downloads and the whole-site bundle (bundles.h) ---- */
+
+/*
+ * downloads.html twice: the offline variant goes into the whole-site
+ * zip, whose exact size the published one then shows.  Called after
+ * every other file is written.
+ */
+static void
+S_downloads(struct S_ctx *ctx, struct S_worker *w)
+{
+	const struct page_opts *o = ctx->o;
+	lua_State *L = tmpl_lua(w->tmpl);
+	struct buf off = { 0 };
+	int	 offline, nw = o->workers > 0 ? o->workers : 1;
+	int	 have = tmpl_exists(o->tmpl, "downloads.html");
+
+	for (offline = 1; have && offline >= 0; offline--) {
+		S_push_vars(w, o, "downloads", "下载", "downloads.html", 0);
+		S_page_table(L);
+		lua_createtable(L, 2, 0);
+		S_crumb(L, 1, "首页", "index.html");
+		S_crumb(L, 2, "下载", NULL);
+		lua_setfield(L, -2, "breadcrumbs");
+		S_sets(L, "description", "按报告、部门、年度、类别和全站打包的"
+		    "离线压缩包，解压后可直接用浏览器阅读。");
+		lua_pop(L, 1);
+		bundles_push_downloads(ctx->bd, L, offline);
+		if (!offline)
+			S_render(ctx, w, "downloads.html", "downloads.html");
+		else if (tmpl_render(w->tmpl, "downloads.html", &off) == -1 ||
+		    bundles_site(ctx->bd, off.data ? off.data : "", off.len,
+		    nw) == -1) {
+			ctx->failed = 1;
+			break;
+		}
+	}
+	if (!have && bundles_site(ctx->bd, NULL, 0, nw) == -1)
+		ctx->failed = 1;
+	buf_free(&off);
+}
+
 /* ---- the build ---- */
 
 int
@@ -853,9 +918,15 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	}
 	ctx.total = s->n;
 	S_site_hash(o, ctx.site_hash);
+	if (o->bundles)
+		ctx.bd = bundles_new(s, o->cfg, o->root, o->tmpl, o->out,
+		    o->links);
 	pool_run(s->n, nw, S_report, &ctx);
 	if (o->progress && s->n >= 500)
 		fputc('\n', stderr);
+	/* bundles.h: group zips first, the listing pages show their sizes. */
+	if (ctx.bd != NULL && !ctx.failed && bundles_groups(ctx.bd, nw) == -1)
+		ctx.failed = 1;
 	pool_run(ctx.njobs, nw, S_listing, &ctx);
 	S_home(&ctx, &ctx.w[0]);
 	S_notfound(&ctx, &ctx.w[0]);
@@ -880,6 +951,12 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	free(dir);
 	for (i = 0; i < s->n; i++)
 		st->static_files += s->reports[i].nattachments;
+	if (ctx.bd != NULL) {		/* bundles.h: after every other file */
+		if (!ctx.failed)
+			S_downloads(&ctx, &ctx.w[0]);
+		st->bundles = bundles_count(ctx.bd);
+		bundles_free(ctx.bd);
+	}
 	st->reports = s->n;
 	st->pages = ctx.pages;
 	st->reused = ctx.reused;

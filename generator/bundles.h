@@ -1,0 +1,161 @@
+/*
+ * bundles.h: the portal's downloadable zip bundles, built alongside
+ * the pages (bundle.h writes the zips; this module decides what goes
+ * into which).
+ *
+ * Bundles, under bundles/ in the site (URLs percent-encoded):
+ *   bundles/report/<slug>.zip        one report
+ *   bundles/department/<key>.zip     a department, all its years
+ *   bundles/year/<year>.zip          a year, all departments
+ *   bundles/category/<key>.zip       a category (none when it is empty)
+ *   bundles/全站.zip                  the whole portal, for file://
+ * Inside every bundle but the whole-site one, each report is the
+ * directory <department key>/<year>/ holding
+ *   <title>.md       its Markdown source, byte for byte
+ *   index.html       a standalone page (theme template standalone.html)
+ *                    that opens offline: CSS inlined, no <link>, no
+ *                    script or image from a URL (images attached to
+ *                    the report become data: URIs), attachments linked
+ *                    as 附件/<name>, other portal pages as absolute
+ *                    base_url links
+ *   附件/<name>      its attachments, byte for byte
+ * and the bundle's root holds 清单.txt: the metadata and one
+ * "sha-256  bytes  name" line per file.  The whole-site bundle holds
+ * every file of the site but bundles/ and dot files, as published,
+ * except that links to bundles point at base_url (the zips are not in
+ * it) and downloads.html is the variant rendered with offline = true.
+ *
+ * Reproducible: entries are sorted, modes and dates fixed.  A bundle's
+ * date is SOURCE_DATE_EPOCH when set, else the report's date (its
+ * year's 31 December without one), as UTC midnight; a group's is its
+ * newest report's, the whole site's the newest of all.
+ *
+ * Order within a build (page.c), so that every page can show the exact
+ * size of the bundle it links (zip_size() is a pure function of the
+ * entries):
+ *   1. each report worker: bundles_report_begin(), then, when it says
+ *      the standalone page is not cached, bundles_report_standalone()
+ *      with the report page's variables; both write the report's zip,
+ *      after which bundles_push(BUNDLE_REPORT) gives its size;
+ *   2. bundles_groups(): department, year and category zips;
+ *   3. listing pages: bundles_push_group();
+ *   4. after every other file: downloads.html rendered with
+ *      bundles_push_downloads(offline = 1) into bundles_site(), which
+ *      writes the whole-site zip, then downloads.html with offline = 0.
+ *
+ * Incremental builds: a report page shows its bundle's size, so the
+ * caller mixes it into the page's cache key (bundles_report_key()).
+ * The standalone page is cached like a report page, as the hidden file
+ * .fazhi-standalone/<slug> in the site (not .html: the link check
+ * reads pages, and its links are relative to the bundle), keyed by
+ * the page's key, the inlined CSS and the attachments' contents; the
+ * sources and attachments are read and the blobs compressed again on
+ * every build, since the zips need them.
+ *
+ * A dry output (fazhi check) gets everything but the files: sizes are
+ * computed, the whole-site bundle is skipped (its files were never
+ * written), and every bundle is declared to the link check.
+ *
+ * Thread-safety: bundles_report_*() may run on any worker, each for a
+ * different report; bundles_push*() may run concurrently once the
+ * values they read are final.  The rest runs on one thread.
+ */
+#ifndef FAZHI_BUNDLES_H
+#define FAZHI_BUNDLES_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+struct config;
+struct group;
+struct links;
+struct out;
+struct site;
+struct tmpl_env;
+struct tmpl_set;
+
+enum bundle_kind {
+	BUNDLE_REPORT,		/* index into site.reports */
+	BUNDLE_DEPARTMENT,	/* index into site.depts */
+	BUNDLE_YEAR,		/* index into site.years */
+	BUNDLE_CATEGORY,	/* index into site.cats */
+	BUNDLE_SITE		/* index ignored */
+};
+
+#define	BUNDLE_SITE_NAME	"全站.zip"
+#define	BUNDLE_ATTACH_DIR	"附件"
+#define	BUNDLE_STANDALONE	".fazhi-standalone"
+
+/*
+ * Start a build's bundles: read the theme's CSS for the standalone
+ * pages (site.css, then the other .css files of static/, in byte order) and
+ * SOURCE_DATE_EPOCH.  links may be NULL.  Never fails; a theme without
+ * standalone.html gives bundles without index.html (warned once).
+ */
+struct bundles	*bundles_new(const struct site *, const struct config *,
+		    const char *root, const struct tmpl_set *, struct out *,
+		    struct links *);
+void		 bundles_free(struct bundles *);
+
+/*
+ * Report i, step 1.  Read its source and attachments into the store
+ * and look up its standalone page in the cache; key is the report
+ * page's cache key.  Return 0 when the report's bundle is complete
+ * (written, and key updated as by bundles_report_key()), 1 when the
+ * standalone page must be rendered (bundles_report_standalone()), -1
+ * on error (diagnosed).
+ */
+int		 bundles_report_begin(struct bundles *, size_t i,
+		    unsigned char key[32]);
+/*
+ * Report i, step 2, only after step 1 returned 1.  Render
+ * standalone.html in env with a copy of the variables table at the top
+ * of env's Lua stack (the report page's; it is left there, unchanged)
+ * plus inline_css and online_url, make it standalone, cache it,
+ * complete and write the bundle and update key.  Return 0, or -1 on
+ * error (diagnosed).
+ */
+int		 bundles_report_standalone(struct bundles *, size_t i,
+		    struct tmpl_env *, unsigned char key[32]);
+
+/*
+ * Department, year and category bundles, from the reports' blobs:
+ * written in parallel on nworkers threads.  Return 0 or -1 (diagnosed).
+ */
+int		 bundles_groups(struct bundles *, int nworkers);
+
+/*
+ * Push onto L the bundle's template value, { url = "bundles/…zip"
+ * (site-relative, percent-encoded), size = bytes (absent while
+ * unknown), name = file name }, or nil when there is no such bundle
+ * (an empty category, an unfinished report).
+ */
+void		 bundles_push(struct bundles *, lua_State *,
+		    enum bundle_kind, size_t index);
+/* The same for a group of the site index (a department, year or category). */
+void		 bundles_push_group(struct bundles *, lua_State *,
+		    const struct group *);
+/*
+ * Set `offline` and `downloads` on the table at the top of L, for
+ * downloads.html: downloads = { site = bundle, years = { { name, url,
+ * count, bundle }… }, categories = {…} (non-empty ones),
+ * departments = { { name, url, count, bundle, reports = { { year,
+ * title, url, bundle }… } }… } }, in the site index's orders.
+ */
+void		 bundles_push_downloads(struct bundles *, lua_State *,
+		    int offline);
+
+/*
+ * The whole-site bundle: every file now in the staging directory but
+ * bundles/ and dot files, plus downloads.html from offline_html (NULL:
+ * none).  Call after every other file is written.  Return 0 or -1
+ * (diagnosed).  A dry output skips it.
+ */
+int		 bundles_site(struct bundles *, const char *offline_html,
+		    size_t len, int nworkers);
+
+/* Zip files written (or, dry, that would be). */
+size_t		 bundles_count(const struct bundles *);
+
+#endif
