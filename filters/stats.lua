@@ -160,13 +160,18 @@ local function render_years(id, title, unit, series)
 	end
 	o[#o + 1] = ('<figure class="stats stats-years" id="%s">\n'):format(id)
 	o[#o + 1] = ('<figcaption>%s</figcaption>\n'):format(caption(title, unit))
+	local x = labelw
+	for _, ser in ipairs(series) do
+		x = x + 16 + width(ser.year .. "年") + 12
+	end
+	w = math.max(w, x)
 	o[#o + 1] = svg_open(id, w, h)
 	o[#o + 1] = ('<title id="%s-t">%s</title>\n'):format(id,
 		esc(title .. "（" .. series[1].year .. "—" .. series[k].year ..
 		"年）"))
 	o[#o + 1] = ('<desc id="%s-d">%s</desc>\n'):format(id,
 		esc(table.concat(desc, "；")))
-	local x = labelw
+	x = labelw
 	for s, ser in ipairs(series) do
 		o[#o + 1] = ('<rect class="legend series-%d" x="%d" y="6" ' ..
 			'width="12" height="12" fill="currentColor" ' ..

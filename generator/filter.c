@@ -725,6 +725,7 @@ pm_class(int c, int cl)
 	case 'u': r = isupper(c); break;
 	case 'w': r = isalnum(c); break;
 	case 'x': r = isxdigit(c); break;
+	case 'z': r = c == 0; break;	/* deprecated in Lua, still accepted */
 	default: return cl == c;
 	}
 	if (isupper(cl))
@@ -1271,8 +1272,8 @@ S_rep(lua_State *L)
 	luaL_checklstring(L, 1, &l);
 	n = luaL_checkinteger(L, 2);
 	luaL_optlstring(L, 3, "", &lsep);
-	if (n > 0 && S_charge(L, (double)n +
-	    ((double)l + (double)lsep) * (double)n / 16))
+	if (n > 0 && S_charge(L, (double)n / 8 +
+	    ((double)l + (double)lsep) * (double)n / 64))
 		return S_stop(L);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
@@ -2471,6 +2472,16 @@ S_setup(lua_State *L)
 	e->r_utf8 = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pop(L, 1);
 
+	/* error messages name functions by where package.loaded has them */
+	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->r_string);
+	lua_setfield(L, -2, LUA_STRLIBNAME);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->r_table);
+	lua_setfield(L, -2, LUA_TABLIBNAME);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->r_base);
+	lua_setfield(L, -2, LUA_GNAME);
+	lua_pop(L, 1);
+
 	/* the prelude, with the real libraries (filters never reach it) */
 	if (luaL_loadbufferx(L, S_prelude, sizeof(S_prelude) - 1, "=fazhi",
 	    "t") != LUA_OK)
@@ -2748,7 +2759,10 @@ S_bad(struct S_back *b, const char *fmt, ...)
 
 	if (b->err.len > 0)
 		return -1;
-	if (b->path.len > 0)
+	/* the path is ASCII: its tail can be cut anywhere */
+	if (b->path.len > 160)
+		buf_printf(&b->err, "… %s ", b->path.data + b->path.len - 160);
+	else if (b->path.len > 0)
 		buf_printf(&b->err, "%s ", buf_cstr(&b->path));
 	va_start(ap, fmt);
 	buf_vprintf(&b->err, fmt, ap);
@@ -3438,7 +3452,7 @@ S_diag_failure(struct filter_env *e, lua_State *co, int status)
 	if (erridx != 0)
 		lua_pop(L, 1);
 	if (e->exhausted && e->timeout)
-		buf_printf(&msg, "%s: stopped after %.0f seconds, the time "
+		buf_printf(&msg, "%s: stopped after %g seconds, the time "
 		    "filters may take per report", buf_cstr(&loc), e->seconds);
 	else if (e->exhausted)
 		buf_printf(&msg, "%s: stopped: out of instructions (%lld per "
@@ -3534,8 +3548,11 @@ S_run_one(struct filter_env *e, const char *name, int docidx, int metaidx)
 		lua_replace(L, metaidx);
 		lua_replace(L, docidx);
 	} else {
+		/* room to diagnose; then __close handlers run, limited again */
+		e->cap = SIZE_MAX;
 		S_diag_failure(e, co, status);
-		lua_resetthread(co);	/* __close handlers run, still limited */
+		e->cap = e->used > SIZE_MAX - mem ? SIZE_MAX : e->used + mem;
+		lua_resetthread(co);
 		rc = -1;
 	}
 	e->running = 0;
