@@ -506,6 +506,11 @@ S_static(struct MHD_Connection *c, const struct server *srv, const char *url)
 		ret = S_reply_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
 		goto out;
 	}
+	/* Dot files (the build cache) are the generator's, not the site's. */
+	if (strstr(rel.data, "/.") != NULL) {
+		ret = S_not_found(c, srv);
+		goto out;
+	}
 	if ((fd = S_open_inside(srv, rel.data + 1, &st)) != -1)
 		ret = S_send_fd(c, MHD_HTTP_OK, fd, &st, rel.data + 1);
 	else if (errno == EACCES)
