@@ -349,6 +349,58 @@ else
 fi
 sed -i 's/^bundles: false/bundles: true/' "$T/p/site.yaml"
 
+# The standalone page of a report with links, an attached image, remote
+# images and (with unsafe_html) raw HTML that would fetch things.
+mkdir -p "$T/p/content/测试局"
+printf '\x89PNG\r\n\x1a\nnot-really-a-png' >"$T/p/content/测试局/图 1.png"
+cat >"$T/p/content/测试局/2023.md" <<'EOF'
+---
+title: 测试局2023年法治政府建设年度报告
+department: 测试局
+year: 2023
+category: 区政府
+date: 2024-01-15
+attachments: [图 1.png]
+---
+
+## 一、主要举措和成效
+
+见[附件图](../files/测试局-2023/图%201.png)、[司法局报告](sfj-2023.html)、[首页](../index.html?x=1#top)、[外部](https://example.com/a)和[本节](#一-主要举措和成效)。
+
+![图一](../files/测试局-2023/图%201.png "标题")
+
+![外部图](https://example.com/x.png)
+
+<link rel="stylesheet" href="https://example.com/x.css"><script src="https://example.com/x.js"></script><img src='//example.com/y.png' srcset="https://example.com/z.png 2x" alt="原始">
+EOF
+sed -i 's/^unsafe_html: false/unsafe_html: true/' "$T/p/site.yaml"
+if "$FAZHI" build -C "$T/p" -o "$T/s" --quiet >"$T/log" 2>&1; then
+	unzip -p "$T/s/bundles/report/测试局-2023.zip" 测试局/2023/index.html >"$T/sa.html"
+	body=$(sed -n '/<div class="report-body">/,/<\/div>/p' "$T/sa.html")
+	want_ok=1
+	for want in 'href="附件/%E5%9B%BE%201.png"' 'href="https://fzzf.example.gov.cn/report/sfj-2023.html"' \
+	    'href="https://fzzf.example.gov.cn/index.html?x=1#top"' 'href="https://example.com/a"' \
+	    'href="#%E4%B8%80-%E4%B8%BB%E8%A6%81%E4%B8%BE%E6%8E%AA%E5%92%8C%E6%88%90%E6%95%88"' \
+	    'src="data:image/png;base64,iVBORw0KGgpub3QtcmVhbGx5LWEtcG5n"'; do
+		grep -qF "$want" <<<"$body" || { want_ok=0; echo "FAIL standalone page rewrites links and inlines attached images: no $want"; }
+	done
+	[ $want_ok = 1 ] && echo "PASS standalone page rewrites links and inlines attached images"
+	if grep -qiE '<link|<script[^>]*src|src="(https?:)?//|srcset=' "$T/sa.html"; then
+		echo "FAIL raw HTML in a standalone page fetches nothing: $(grep -oiE '<link[^>]*>|<script[^>]*src[^>]*>|src="(https?:)?//[^"]*"|srcset="[^"]*"' "$T/sa.html" | head -3)"
+	else
+		echo "PASS raw HTML in a standalone page fetches nothing"
+	fi
+	if cmp -s "$T/p/content/测试局/图 1.png" <(unzip -p "$T/s/bundles/report/测试局-2023.zip" "测试局/2023/附件/图 1.png"); then
+		echo "PASS an attachment with a space in its name is in the bundle"
+	else
+		echo "FAIL an attachment with a space in its name is in the bundle"
+	fi
+else
+	echo "FAIL the site with an unusual report builds: $(head -3 "$T/log")"
+fi
+sed -i 's/^unsafe_html: true/unsafe_html: false/' "$T/p/site.yaml"
+rm -r "$T/p/content/测试局"
+
 # fazhi check renders the bundles' pages but writes nothing.
 if (cd "$T" && "$FAZHI" check -C "$T/p" >"$T/log" 2>&1) && [ ! -e "$T/p/site" ]; then
 	echo "PASS fazhi check passes with bundles on and writes nothing"
