@@ -153,6 +153,8 @@ keep() {
 # fail KEY LOG WHAT: record a failure and show the end of the log.
 fail() {
 	local k=$1 log=$2 what=$3
+	[ "$what" = "failed (exit 137)" ] &&
+	    what="failed (exit 137: killed, most likely out of memory)"
 	STATUS[$k]="$what"
 	say "$k: $what; last lines of $log:"
 	tail -n 15 "$log" | sed 's/^/    /' >&2
