@@ -133,6 +133,7 @@ static const char S_live_js[] =
 "(function () {\n"
 "\tvar me = document.currentScript, box = null;\n"
 "\tvar g = me ? me.getAttribute('data-generation') || '' : '';\n"
+"\t/* A good build after a failed one sends reload, which clears it. */\n"
 "\tfunction show(html) {\n"
 "\t\tif (!box) {\n"
 "\t\t\tbox = document.createElement('div');\n"
@@ -149,19 +150,13 @@ static const char S_live_js[] =
 "this page reloads by itself.</p>'\n"
 "\t\t    + '<pre style=\"margin:0;white-space:pre-wrap\">' + html + "
 "'</pre>';\n"
-"\t\tbox.hidden = false;\n"
 "\t}\n"
 "\tvar es = new EventSource('/__fazhi/events?g=' + encodeURIComponent(g));\n"
 "\tes.addEventListener('reload', function () { location.reload(); });\n"
 "\tes.addEventListener('error', function (e) {\n"
 "\t\t/* EventSource fires a data-less \"error\" of its own on a lost"
 " connection. */\n"
-"\t\tif (typeof e.data !== 'string')\n"
-"\t\t\treturn;\n"
-"\t\tif (e.data === '') {\n"
-"\t\t\tif (box)\n"
-"\t\t\t\tbox.hidden = true;\n"
-"\t\t} else\n"
+"\t\tif (typeof e.data === 'string')\n"
 "\t\t\tshow(e.data);\n"
 "\t});\n"
 "})();\n";
@@ -208,7 +203,6 @@ S_state_event_locked(struct buf *b)
 		if (S_live.errors)
 			buf_html_escape(&esc, S_live.errors,
 			    strlen(S_live.errors));
-		/* Never an empty payload: that means "hide the overlay". */
 		if (esc.len == 0)
 			buf_puts(&esc, "fazhi: the build failed");
 		while (esc.len > 0 && esc.data[esc.len - 1] == '\n')

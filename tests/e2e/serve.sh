@@ -193,6 +193,36 @@ xargs -P 50 -n 1 curl -s -o /dev/null -w '%{http_code}\n' <"$T/urls" >"$T/codes"
 check "300 concurrent requests all answer 200" \
 	'[ "$(wc -l <"$T/codes")" = 300 ] && [ "$(grep -c "^200$" "$T/codes")" = 300 ]'
 
+# ---- requests during rebuilds see a whole site, old or new ----
+( for i in $(seq 1 20); do touch "$SEED"; sleep 0.15; done ) &
+TOUCHER=$!
+python3 - "$URL" "$PAGE" >"$T/during" 2>&1 <<'PY'
+import sys, threading, urllib.request, urllib.error
+base, page = sys.argv[1], sys.argv[2]
+bad = []
+def get(i):
+	url = base + (page if i % 2 else "/")
+	try:
+		with urllib.request.urlopen(url, timeout=20) as r:
+			body = r.read()
+			if r.status != 200 or not body.rstrip().endswith(b"</html>"):
+				bad.append("%s %d %d bytes" % (url, r.status, len(body)))
+	except Exception as e:
+		bad.append("%s %s" % (url, e))
+def worker(k):
+	for i in range(k, 400, 20):
+		get(i)
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(20)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("bad", len(bad))
+for b in bad[:5]: print(b)
+PY
+wait $TOUCHER
+check "400 requests during 20 rebuilds: all 200 and whole pages" \
+	'grep -qx "bad 0" "$T/during"'
+check "those rebuilds happened" '[ "$(grep -c "Rebuilt in" "$T/log")" -ge 8 ]'
+
 # ---- the port is taken: a clear error ----
 check "the server is still running" 'kill -0 $SERVER 2>/dev/null'
 "$FAZHI" serve -C "$S" --port "$PORT" >"$T/log2" 2>&1 &
