@@ -1,0 +1,131 @@
+/*
+ * test_bundles.c: zip_size() predicts zip_write() to the byte, which
+ * the pages rely on to show a bundle's size before it is written.
+ * Cases: no entry, one entry, stored and deflated blobs, empty files,
+ * long and Chinese names, spilled blobs, and the entry counts around
+ * zip64's 65535 (where the zip64 end records start).
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "bundle.h"
+#include "check.h"
+#include "util.h"
+
+static char	*tmp;
+
+/* Write the entries, and compare the file's size with zip_size(). */
+static void
+same_size(const char *name, const struct zip_entry *e, size_t n)
+{
+	struct buf err = { 0 };
+	struct stat st;
+	char	*path = xasprintf("%s/%s.zip", tmp, name);
+	long long want = zip_size(e, n);
+	int	 rc;
+
+	rc = zip_write(path, e, n, 1700000000LL, &err);
+	if (rc == 0 && stat(path, &st) == 0 && st.st_size == want)
+		printf("PASS %s\n", name);
+	else {
+		printf("FAIL %s: zip_size %lld, file %lld%s%s\n", name, want,
+		    rc == 0 && stat(path, &st) == 0 ? (long long)st.st_size :
+		    -1LL, rc ? ": " : "", buf_cstr(&err));
+		check_failed = 1;
+	}
+	unlink(path);
+	free(path);
+	buf_free(&err);
+}
+
+static void
+many(struct zstore *zs, size_t n)
+{
+	struct zip_entry *e = xcalloc(n, sizeof(*e));
+	char	 name[64];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "d%zu/%zu.txt", i % 97, i);
+		e[i].name = xstrdup(name);
+		/* A few distinct contents, shared like pages share CSS. */
+		e[i].blob = zstore_add(zs, name, strlen(name) % 7 + 1);
+	}
+	snprintf(name, sizeof(name), "zip_size_%zu_entries", n);
+	same_size(name, e, n);
+	for (i = 0; i < n; i++)
+		free((char *)e[i].name);
+	free(e);
+}
+
+int
+main(void)
+{
+	struct zstore *zs, *spill;
+	struct zip_entry e[6];
+	struct buf big = { 0 }, noise = { 0 }, longname = { 0 };
+	unsigned long long x = 88172645463325252ULL;
+	size_t	 i;
+
+	tmp = xstrdup("/tmp/fazhi-test-bundles-XXXXXX");
+	if (mkdtemp(tmp) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	zs = zstore_new(NULL);
+	for (i = 0; i < 200000; i++)
+		buf_puts(&big, "法治政府建设年度报告，");
+	for (i = 0; i < 4096; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf_putc(&noise, (int)(x & 0xff));	/* deflate cannot shrink it */
+	}
+	for (i = 0; i < 300; i++)
+		buf_puts(&longname, "很长的目录名/");
+	buf_puts(&longname, "文件.txt");
+
+	same_size("zip_size_no_entries", e, 0);
+	e[0] = (struct zip_entry){ "a.txt", zstore_add(zs, "hello", 5) };
+	same_size("zip_size_one_entry", e, 1);
+	e[1] = (struct zip_entry){ "市司法局/2023/附件/2023年行政复议案件统计表.csv",
+	    zstore_add(zs, noise.data, noise.len) };
+	e[2] = (struct zip_entry){ "empty", zstore_add(zs, "", 0) };
+	e[3] = (struct zip_entry){ "one", zstore_add(zs, "x", 1) };
+	e[4] = (struct zip_entry){ "big/报告.md", zstore_add(zs, big.data, big.len) };
+	e[5] = (struct zip_entry){ longname.data, zstore_add(zs, "长", 3) };
+	same_size("zip_size_stored_deflated_empty_long_chinese", e, 6);
+	/* The same entries in another order: the size cannot change. */
+	{
+		struct zip_entry r[6];
+
+		for (i = 0; i < 6; i++)
+			r[i] = e[5 - i];
+		same_size("zip_size_any_order", r, 6);
+	}
+
+	spill = zstore_new(tmp);
+	zstore_tune(spill, 6, 16, 1 << 20);
+	e[0].blob = zstore_add(spill, big.data, big.len);
+	e[1].blob = zstore_add(spill, noise.data, noise.len);
+	same_size("zip_size_spilled_blobs", e, 2);
+
+	many(zs, 65534);
+	many(zs, 65535);
+	many(zs, 65536);
+
+	zstore_free(spill);
+	zstore_free(zs);
+	buf_free(&big);
+	buf_free(&noise);
+	buf_free(&longname);
+	rmdir(tmp);
+	free(tmp);
+	return check_done();
+}
