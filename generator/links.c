@@ -297,28 +297,47 @@ S_ends_with(const char *s, const char *suffix)
 
 struct S_attr {
 	char	*value;		/* entity-decoded */
-	int	 line;
+	size_t	 off;		/* byte offset in the file, for its line */
+};
+
+struct S_attrs {
+	struct S_attr	*v;
+	size_t		 n, cap;
 };
 
 struct S_scan {
-	struct S_attr	*ids;
-	size_t		 nids;
-	struct S_attr	*links;		/* relative href and src values */
-	size_t		 nlinks;
+	struct S_attrs	 ids;
+	struct S_attrs	 links;		/* relative href and src values */
 };
+
+static void
+S_attrs_free(struct S_attrs *a)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i].value);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
 
 static void
 S_scan_free(struct S_scan *sc)
 {
-	size_t	 i;
+	S_attrs_free(&sc->ids);
+	S_attrs_free(&sc->links);
+}
 
-	for (i = 0; i < sc->nids; i++)
-		free(sc->ids[i].value);
-	for (i = 0; i < sc->nlinks; i++)
-		free(sc->links[i].value);
-	free(sc->ids);
-	free(sc->links);
-	memset(sc, 0, sizeof(*sc));
+static void
+S_push_attr(struct S_attrs *a, char *value, size_t off)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n].value = value;
+	a->v[a->n].off = off;
+	a->n++;
 }
 
 /* Decode the character references that attribute values use. */
@@ -330,11 +349,15 @@ S_entity_decode(const char *s, size_t len)
 		{ "quot;", "\"" }, { "apos;", "'" }, { "nbsp;", "\xc2\xa0" },
 	};
 	struct buf b = { 0 };
+	const char *amp;
 	size_t	 i, k, n;
 	unsigned long cp;
 	char	*e;
 
-	for (i = 0; i < len; i++) {
+	if ((amp = memchr(s, '&', len)) == NULL)
+		return xstrndup(s, len);
+	buf_put(&b, s, (size_t)(amp - s));
+	for (i = (size_t)(amp - s); i < len; i++) {
 		if (s[i] != '&') {
 			buf_putc(&b, (unsigned char)s[i]);
 			continue;
@@ -401,55 +424,40 @@ S_find_ci(const char *p, const char *end, const char *needle)
 	size_t	 n = strlen(needle);
 
 	for (; p + n <= end; p++)
-		if (strncasecmp(p, needle, n) == 0)
+		if ((*p == needle[0] || *p == (needle[0] ^ 0x20)) &&
+		    strncasecmp(p, needle, n) == 0)
 			return p;
 	return NULL;
 }
 
-static void
-S_push_attr(struct S_attr **v, size_t *n, char *value, int line)
+static int
+S_name_is(const char *name, size_t len, const char *want)
 {
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n].value = value;
-	(*v)[*n].line = line;
-	(*n)++;
+	return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
 /*
- * Collect id values and relative href/src values of every start tag.
- * Comments, doctype and the contents of <script> and <style> (JSON-LD
- * holds absolute URLs that are not links) are skipped.
+ * Collect the id values, and with links the relative href and src
+ * values, of every start tag, with their offsets (lines are counted
+ * only for the rare error).  Comments, doctype and the contents of
+ * <script> and <style> (JSON-LD holds absolute URLs that are not
+ * links) are skipped.
  */
 static void
-S_scan_html(const char *s, size_t len, struct S_scan *sc)
+S_scan_html(const char *s, size_t len, struct S_scan *sc, int links)
 {
-	const char *p = s, *end = s + len, *q, *name, *v;
-	size_t	 nlen, vlen;
-	int	 line = 1;
-	char	 tag[16];
-	size_t	 tlen;
+	const char *p = s, *end = s + len, *q, *name, *v, *tag;
+	size_t	 nlen, vlen, tlen;
 
-#define ADVANCE_TO(np) do {						\
-	for (; p < (np); p++)						\
-		if (*p == '\n')						\
-			line++;						\
-} while (0)
-
-	while (p < end) {
-		if (*p != '<') {
-			if (*p == '\n')
-				line++;
-			p++;
-			continue;
-		}
+	while (p < end && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
 		if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
 			q = S_find_ci(p + 4, end, "-->");
-			ADVANCE_TO(q ? q + 3 : end);
+			p = q ? q + 3 : end;
 			continue;
 		}
 		if (end - p >= 2 && (p[1] == '!' || p[1] == '/' || p[1] == '?')) {
 			q = memchr(p, '>', (size_t)(end - p));
-			ADVANCE_TO(q ? q + 1 : end);
+			p = q ? q + 1 : end;
 			continue;
 		}
 		if (end - p < 2 || !((p[1] >= 'a' && p[1] <= 'z') ||
@@ -457,23 +465,16 @@ S_scan_html(const char *s, size_t len, struct S_scan *sc)
 			p++;
 			continue;
 		}
-		p++;
-		tlen = 0;
+		tag = ++p;
 		while (p < end && !S_isspace((unsigned char)*p) && *p != '>' &&
-		    *p != '/') {
-			if (tlen < sizeof(tag) - 1)
-				tag[tlen++] = *p;
+		    *p != '/')
 			p++;
-		}
-		tag[tlen] = '\0';
+		tlen = (size_t)(p - tag);
 		/* Attributes. */
 		for (;;) {
 			while (p < end && (S_isspace((unsigned char)*p) ||
-			    *p == '/')) {
-				if (*p == '\n')
-					line++;
+			    *p == '/'))
 				p++;
-			}
 			if (p >= end || *p == '>')
 				break;
 			name = p;
@@ -481,69 +482,68 @@ S_scan_html(const char *s, size_t len, struct S_scan *sc)
 			    *p != '>' && *p != '=' && *p != '/')
 				p++;
 			nlen = (size_t)(p - name);
-			while (p < end && S_isspace((unsigned char)*p)) {
-				if (*p == '\n')
-					line++;
+			while (p < end && S_isspace((unsigned char)*p))
 				p++;
-			}
-			v = NULL;
-			vlen = 0;
-			if (p < end && *p == '=') {
-				p++;
-				while (p < end && S_isspace((unsigned char)*p)) {
-					if (*p == '\n')
-						line++;
-					p++;
-				}
-				if (p < end && (*p == '"' || *p == '\'')) {
-					char quote = *p++;
-
-					v = p;
-					q = memchr(p, quote, (size_t)(end - p));
-					if (q == NULL)
-						q = end;
-					vlen = (size_t)(q - v);
-					ADVANCE_TO(q);
-					if (p < end)
-						p++;
-				} else {
-					v = p;
-					while (p < end &&
-					    !S_isspace((unsigned char)*p) &&
-					    *p != '>')
-						p++;
-					vlen = (size_t)(p - v);
-				}
-			}
-			if (v == NULL)
+			if (p >= end || *p != '=')
 				continue;
-			if (nlen == 2 && strncasecmp(name, "id", 2) == 0)
-				S_push_attr(&sc->ids, &sc->nids,
-				    S_entity_decode(v, vlen), line);
-			else if ((nlen == 4 && strncasecmp(name, "href", 4) == 0) ||
-			    (nlen == 3 && strncasecmp(name, "src", 3) == 0)) {
+			p++;
+			while (p < end && S_isspace((unsigned char)*p))
+				p++;
+			if (p < end && (*p == '"' || *p == '\'')) {
+				v = p + 1;
+				q = memchr(v, *p, (size_t)(end - v));
+				if (q == NULL)
+					q = end;
+				vlen = (size_t)(q - v);
+				p = q < end ? q + 1 : end;
+			} else {
+				v = p;
+				while (p < end && !S_isspace((unsigned char)*p) &&
+				    *p != '>')
+					p++;
+				vlen = (size_t)(p - v);
+			}
+			if (S_name_is(name, nlen, "id"))
+				S_push_attr(&sc->ids, S_entity_decode(v, vlen),
+				    (size_t)(name - s));
+			else if (links && (S_name_is(name, nlen, "href") ||
+			    S_name_is(name, nlen, "src"))) {
 				char *val = S_entity_decode(v, vlen);
 
 				if (S_is_external(val))
 					free(val);
 				else
-					S_push_attr(&sc->links, &sc->nlinks,
-					    val, line);
+					S_push_attr(&sc->links, val,
+					    (size_t)(name - s));
 			}
 		}
 		if (p < end)
 			p++;
 		/* Raw text elements: their content is not markup. */
-		if (strcasecmp(tag, "script") == 0 ||
-		    strcasecmp(tag, "style") == 0) {
-			char close[16];
-
-			snprintf(close, sizeof(close), "</%s", tag);
-			q = S_find_ci(p, end, close);
-			ADVANCE_TO(q ? q : end);
-		}
+		if (S_name_is(tag, tlen, "script"))
+			p = (q = S_find_ci(p, end, "</script")) ? q : end;
+		else if (S_name_is(tag, tlen, "style"))
+			p = (q = S_find_ci(p, end, "</style")) ? q : end;
 	}
-#undef ADVANCE_TO
+}
+
+/* The 1-based line of byte offset off in file dir/rel. */
+static int
+S_line_of(const char *dir, const char *rel, size_t off)
+{
+	char	*abs = path_join(dir, rel), *data;
+	size_t	 len, i;
+	int	 line = 1;
+
+	if (file_read(abs, &data, &len) == 0) {
+		for (i = 0; i < off && i < len; i++)
+			if (data[i] == '\n')
+				line++;
+		free(data);
+	} else
+		line = 0;
+	free(abs);
+	return line;
 }
 
 /* ---- the build's state ---- */
@@ -808,12 +808,12 @@ links_check_report(struct links *l, size_t ri, const char *text,
 	size_t	 i, errors = 0;
 
 	/* The ids of the rendered page: the body's headings and the theme's. */
-	S_scan_html(page ? page : "", page ? pagelen : 0, &sc);
-	for (i = 0; i < sc.nids; i++)
-		S_set_add(&ids, sc.ids[i].value);
+	S_scan_html(page ? page : "", page ? pagelen : 0, &sc, 0);
+	for (i = 0; i < sc.ids.n; i++)
+		S_set_add(&ids, sc.ids.v[i].value);
 	pthread_mutex_lock(&l->lock);
-	for (i = 0; i < sc.nids; i++) {
-		key = S_idkey(r->out, sc.ids[i].value);
+	for (i = 0; i < sc.ids.n; i++) {
+		key = S_idkey(r->out, sc.ids.v[i].value);
 		S_set_add(&l->report_ids, key);
 		free(key);
 	}
@@ -1003,7 +1003,7 @@ S_scan_one(void *arg, size_t i, int worker)
 		return;
 	abs = path_join(t->dir, f->rel);
 	if (file_read(abs, &data, &len) == 0) {
-		S_scan_html(data, len, &f->scan);
+		S_scan_html(data, len, &f->scan, 1);
 		free(data);
 	} else
 		diag_error(NULL, 0, 0, "cannot read %s: %s", abs,
@@ -1036,7 +1036,7 @@ S_page_name(const char *dir, const char *rel)
 struct S_broken {
 	char	*key;		/* target#fragment, or the href if outside */
 	char	*page;		/* the first page it is on */
-	int	 line;
+	size_t	 off;		/* of the link in the page */
 	char	*href;
 	char	*why;
 	size_t	 more;		/* other pages with it */
@@ -1051,18 +1051,31 @@ struct S_brokens {
  * Check one href or src of a page written into dir.  A content link of
  * a rendered report was diagnosed at its source already; one of a
  * report reused from the cache is diagnosed at its source now; anything
- * else is a theme bug, collected into theme.  Return errors diagnosed.
+ * else is a theme bug, collected into theme.  good remembers links
+ * found good, as "directory\nhref": navigation repeats the same links
+ * on every page of a directory.  Return errors diagnosed.
  */
 static size_t
 S_check_page_link(struct links *l, const struct S_file *f,
     const struct S_attr *a, const struct S_set *files,
-    const struct S_set *ids, struct S_brokens *theme)
+    const struct S_set *ids, struct S_brokens *theme, struct S_set *good)
 {
 	char	*target = NULL, *frag = NULL, *key, *why = NULL, *url;
-	const char *src;
+	char	*memo = NULL;
+	const char *src, *slash;
 	int	 line, col, outside = 0;
 	size_t	 i, errors = 0;
 
+	/* Only links with a path: "#x" depends on the page itself. */
+	if (a->value[0] != '\0' && a->value[0] != '#') {
+		slash = strrchr(f->rel, '/');
+		memo = xasprintf("%.*s\n%s", slash ? (int)(slash - f->rel) : 0,
+		    f->rel, a->value);
+		if (S_set_has(good, memo)) {
+			free(memo);
+			return 0;
+		}
+	}
 	if (links_resolve(f->rel, a->value, l->base_path, &target,
 	    &frag) == -1)
 		outside = 1;
@@ -1077,8 +1090,11 @@ S_check_page_link(struct links *l, const struct S_file *f,
 	}
 	if (outside)
 		why = xstrdup("it points outside the site");
-	if (why == NULL)
+	if (why == NULL) {
+		if (memo != NULL)
+			S_set_add(good, memo);
 		goto out;
+	}
 	key = outside ? S_outside_key(f->rel, a->value) :
 	    xasprintf("%s\n%s\n%s", f->rel, target, frag ? frag : "");
 	i = S_set_has(&l->content, key);
@@ -1106,13 +1122,14 @@ S_check_page_link(struct links *l, const struct S_file *f,
 	theme->v = xrealloc(theme->v, (theme->n + 1) * sizeof(*theme->v));
 	theme->v[theme->n].key = key;
 	theme->v[theme->n].page = xstrdup(f->rel);
-	theme->v[theme->n].line = a->line;
+	theme->v[theme->n].off = a->off;
 	theme->v[theme->n].href = xstrdup(a->value);
 	theme->v[theme->n].why = why;
 	theme->v[theme->n].more = 0;
 	theme->n++;
 	why = NULL;
 out:
+	free(memo);
 	free(why);
 	free(target);
 	free(frag);
@@ -1125,6 +1142,7 @@ links_finish(struct links *l, const char *dir)
 	struct S_tree tree = { 0 };
 	struct S_set files = { 0 }, ids = { 0 };
 	struct S_brokens theme = { 0 };
+	struct S_set good = { 0 };
 	const struct S_set *fileset = &l->known, *idset = &l->report_ids;
 	size_t	 i, k, errors = 0;
 	char	*key, *name;
@@ -1140,14 +1158,16 @@ links_finish(struct links *l, const char *dir)
 		}
 		/* Ids, unique per page. */
 		for (i = 0; i < tree.n; i++)
-			for (k = 0; k < tree.v[i].scan.nids; k++) {
+			for (k = 0; k < tree.v[i].scan.ids.n; k++) {
 				key = S_idkey(tree.v[i].rel,
-				    tree.v[i].scan.ids[k].value);
+				    tree.v[i].scan.ids.v[k].value);
 				if (!S_set_add(&ids, key)) {
 					name = S_page_name(dir, tree.v[i].rel);
-					diag_error(name, tree.v[i].scan.ids[k].line,
+					diag_error(name, S_line_of(dir,
+					    tree.v[i].rel, tree.v[i].scan.ids.v[k].off),
 					    0, "duplicate id \"%s\" in a "
-					    "generated page", tree.v[i].scan.ids[k].value);
+					    "generated page",
+					    tree.v[i].scan.ids.v[k].value);
 					free(name);
 					errors++;
 				}
@@ -1187,15 +1207,16 @@ links_finish(struct links *l, const char *dir)
 
 	/* Every link of every page written. */
 	for (i = 0; i < tree.n; i++)
-		for (k = 0; k < tree.v[i].scan.nlinks; k++)
+		for (k = 0; k < tree.v[i].scan.links.n; k++)
 			errors += S_check_page_link(l, &tree.v[i],
-			    &tree.v[i].scan.links[k], &files, &ids, &theme);
+			    &tree.v[i].scan.links.v[k], &files, &ids, &theme,
+			    &good);
 	/* A theme bug repeats on every page: say it once, with a count. */
 	for (i = 0; i < theme.n; i++) {
 		const struct S_broken *b = &theme.v[i];
 
 		name = S_page_name(dir, b->page);
-		diag_error(name, b->line, 0, "broken link \"%s\" in a generated "
+		diag_error(name, S_line_of(dir, b->page, b->off), 0, "broken link \"%s\" in a generated "
 		    "page (a theme or generator bug): %s", b->href, b->why);
 		if (b->more > 0)
 			diag_hint("the same link is broken in %zu other page%s",
@@ -1215,6 +1236,7 @@ links_finish(struct links *l, const char *dir)
 	free(tree.v);
 	S_set_free(&files);
 	S_set_free(&ids);
+	S_set_free(&good);
 	return errors;
 }
 
