@@ -149,38 +149,88 @@ S_slugify(const char *s, size_t len, struct buf *out)
 		buf_puts(out, "section");
 }
 
+/* One id in use, and the next suffix to try when it comes up again. */
+struct S_id {
+	char	*id;
+	int	 next;
+};
+
 struct S_render {
 	struct buf	*out;
 	struct toc	*toc;
 	int		 options;
-	char		**ids;	/* ids used so far, for uniqueness */
+	struct S_id	*ids;	/* hash set of the ids used so far */
 	size_t		 nids;
+	size_t		 capids;	/* a power of two, or 0 */
 	size_t		 tables;
 };
 
-static int
-S_id_used(struct S_render *st, const char *id)
+static size_t
+S_hash(const char *s)
 {
-	size_t	 i;
+	size_t	 h = 2166136261u;
 
-	for (i = 0; i < st->nids; i++)
-		if (strcmp(st->ids[i], id) == 0)
-			return 1;
-	return 0;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
+/* The slot holding id, or the empty slot where it would go. */
+static struct S_id *
+S_id_slot(struct S_render *st, const char *id)
+{
+	size_t	 i = S_hash(id) & (st->capids - 1);
+
+	while (st->ids[i].id != NULL && strcmp(st->ids[i].id, id) != 0)
+		i = (i + 1) & (st->capids - 1);
+	return &st->ids[i];
+}
+
+static void
+S_id_add(struct S_render *st, const char *id)
+{
+	struct S_id *old = st->ids, *e;
+	size_t	 i, oldcap = st->capids;
+
+	if (2 * (st->nids + 1) > st->capids) {
+		st->capids = oldcap ? oldcap * 2 : 64;
+		st->ids = xcalloc(st->capids, sizeof(*st->ids));
+		for (i = 0; i < oldcap; i++)
+			if (old[i].id != NULL)
+				*S_id_slot(st, old[i].id) = old[i];
+		free(old);
+	}
+	e = S_id_slot(st, id);
+	e->id = xstrdup(id);
+	e->next = 2;
+	st->nids++;
+}
+
+/*
+ * A page's ids must be unique.  Each base remembers the next suffix to
+ * try, so n headings with the same text cost O(n), not O(n^2) probes:
+ * a report of thousands of identical headings once took minutes.
+ */
 static char *
 S_unique_id(struct S_render *st, const char *base)
 {
-	char	*id = xstrdup(base);
-	int	 n = 2;
+	struct S_id *e;
+	char	*id;
+	int	 n;
 
-	while (S_id_used(st, id)) {
-		free(id);
-		id = xasprintf("%s-%d", base, n++);
+	if (st->capids == 0 || (e = S_id_slot(st, base))->id == NULL) {
+		S_id_add(st, base);
+		return xstrdup(base);
 	}
-	st->ids = xrealloc(st->ids, (st->nids + 1) * sizeof(char *));
-	st->ids[st->nids++] = xstrdup(id);
+	n = e->next;
+	for (;;) {
+		id = xasprintf("%s-%d", base, n++);
+		if (S_id_slot(st, id)->id == NULL)
+			break;
+		free(id);
+	}
+	e->next = n;
+	S_id_add(st, id);
 	return id;
 }
 
@@ -288,8 +338,8 @@ md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 	st.toc = toc;
 	st.options = S_options(unsafe_html);
 	S_block(&st, doc);
-	for (i = 0; i < st.nids; i++)
-		free(st.ids[i]);
+	for (i = 0; i < st.capids; i++)
+		free(st.ids[i].id);
 	free(st.ids);
 }
 
