@@ -282,28 +282,41 @@ S_heading(struct S_render *st, cmark_node *n)
 	buf_free(&base);
 }
 
+/*
+ * Block quotes and filter sections nest without limit in Markdown
+ * ("> > > …"), and this walk recurses on them.  Below MD_MAX_NEST
+ * levels the subtree goes to cmark_render_html, which is iterative:
+ * 100000 nested quotes once overflowed the stack.  Headings that deep
+ * get no id and no table-of-contents entry.
+ */
+#define MD_MAX_NEST	200
+
 static void
-S_block(struct S_render *st, cmark_node *n)
+S_block(struct S_render *st, cmark_node *n, int depth)
 {
 	cmark_node *c;
 	const char *s;
 
+	if (depth > MD_MAX_NEST) {
+		S_cmark_html(st, n);
+		return;
+	}
 	switch (cmark_node_get_type(n)) {
 	case CMARK_NODE_DOCUMENT:
 		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
-			S_block(st, c);
+			S_block(st, c, depth + 1);
 		return;
 	case CMARK_NODE_BLOCK_QUOTE:
 		buf_puts(st->out, "<blockquote>\n");
 		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
-			S_block(st, c);
+			S_block(st, c, depth + 1);
 		buf_puts(st->out, "</blockquote>\n");
 		return;
 	case CMARK_NODE_CUSTOM_BLOCK:
 		if ((s = cmark_node_get_on_enter(n)) != NULL)
 			buf_puts(st->out, s);
 		for (c = cmark_node_first_child(n); c; c = cmark_node_next(c))
-			S_block(st, c);
+			S_block(st, c, depth + 1);
 		if ((s = cmark_node_get_on_exit(n)) != NULL)
 			buf_puts(st->out, s);
 		return;
@@ -337,7 +350,7 @@ md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 	st.out = out;
 	st.toc = toc;
 	st.options = S_options(unsafe_html);
-	S_block(&st, doc);
+	S_block(&st, doc, 0);
 	for (i = 0; i < st.capids; i++)
 		free(st.ids[i].id);
 	free(st.ids);
