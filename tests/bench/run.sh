@@ -194,7 +194,9 @@ run_build() {
 	local n=$1 tool=$2 medium=$3 corpus=$4 dir out log k need avail
 	k="$n|$tool|$medium"
 	case ${STATUS[$n|$tool]:-} in ?*) return ;; esac
-	case ${STATUS[$k]:-} in ok|'') ;; *) return ;; esac
+	# Retry a build that was killed (memory taken by something else on
+	# the machine); give up on one that failed by itself.
+	case ${STATUS[$k]:-} in ok|''|'failed (exit 137'*) ;; *) return ;; esac
 	if [ "$medium" = tmpfs ]; then dir=$WORK_SHM; else dir=$WORK_DISK; fi
 	out=$dir/out-$tool
 	log=$WORK_DISK/log-$n-$tool-$medium.txt
@@ -461,10 +463,11 @@ for n in $SIZES; do
 			done
 		done
 	done
-	# A failure at one medium is a failure of the tool at this size.
+	# A build that failed by itself fails the tool at this size.
 	for tool in fazhi fazhi+bundles hugo; do
 		for medium in $media; do
 			case ${STATUS[$n|$tool|$medium]:-} in
+			'failed (exit 137'*) ;;
 			failed*) STATUS[$n|$tool]=failed ;;
 			esac
 		done
