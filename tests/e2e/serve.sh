@@ -29,6 +29,12 @@ if ! command -v curl >/dev/null; then
 	exit 1
 fi
 
+# Stop at the first sign of a dead server rather than fail every check after it.
+alive() {
+	kill -0 "$SERVER" 2>/dev/null && return 0
+	fail "the server is still running $1" "it exited"
+	exit 1
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # Poll a shell condition every 50 ms for up to $1 seconds.
 wait_for() {
@@ -100,6 +106,7 @@ check "localhost in Host is accepted" \
 check "the build cache and other dot files are not served" \
 	'[ "$(code /.fazhi-cache)" = 404 ]'
 
+alive "after the page checks"
 # ---- path traversal ----
 for p in /../site.yaml /%2e%2e/site.yaml /%2e%2e%2fsite.yaml /..%5csite.yaml \
     /report/..%2f..%2fsite.yaml /report/%2e%2e/%2e%2e/site.yaml \
@@ -112,6 +119,7 @@ for p in /../site.yaml /%2e%2e/site.yaml /%2e%2e%2fsite.yaml /..%5csite.yaml \
 		'{ [ "$c" = 403 ] || [ "$c" = 404 ]; } && ! grep -q -e "base_url" -e "root:" <<<"$body"'
 done
 
+alive "after the traversal checks"
 # ---- edit a report: new content and a reload event within 2 s ----
 SEED=$S/content/市政府办公厅/2018.md
 PAGE=/report/$(enc 市政府办公厅-2018.html)
@@ -139,6 +147,7 @@ check "the rebuild line names the file" 'grep -q "Rebuilt in [0-9]* ms (content/
 check "the reload names the new generation" \
 	'grep -A1 "^event: reload" "$T/sse" | grep -q "^data: [0-9a-f]*-2$"'
 
+alive "after an edit"
 # ---- a new report in a new directory is watched too ----
 mkdir -p "$S/content/新部门"
 sleep 0.2
@@ -156,6 +165,7 @@ wait_for 3 '[ "$(grep -c "^event: reload" "$T/sse")" -gt "$n" ]'
 check "files in directories made after start are watched" \
 	'[ "$(grep -c "^event: reload" "$T/sse")" -gt "$n" ]'
 
+alive "after a new directory"
 # ---- break the report: error event with file:line:col; old site still served ----
 LINE=$(grep -n '^year:' "$SEED" | head -1 | cut -d: -f1)
 sed -i 's/^year: .*/year: 3000/' "$SEED"
@@ -177,6 +187,7 @@ wait_for 3 'grep -q "&lt;b&gt;" "$T/sse"'
 check "the error payload is HTML-escaped" \
 	'grep -q "^data: .*&lt;b&gt;3000&lt;/b&gt;" "$T/sse" && ! grep -q "^data: .*<b>" "$T/sse"'
 
+alive "after a broken build"
 # ---- fix it: recovery ----
 n=$(grep -c "^event: reload" "$T/sse")
 sed -i 's/^year: .*/year: 2018/' "$SEED"
@@ -185,6 +196,7 @@ check "fixing the file sends reload" '[ "$(grep -c "^event: reload" "$T/sse")" -
 check "status is ok again" 'curl -s "$URL/__fazhi/status" | grep -q "^{\"ok\":true,.*\"errors\":\"\"}"'
 check "the server is still up after the error" '[ "$(code "$PAGE")" = 200 ]'
 
+alive "after the fix"
 # ---- 300 concurrent requests, with event streams open ----
 for i in $(seq 1 100); do
 	echo "$URL/"; echo "$URL$PAGE"; echo "$URL/assets/site.css"
@@ -193,6 +205,7 @@ xargs -P 50 -n 1 curl -s -o /dev/null -w '%{http_code}\n' <"$T/urls" >"$T/codes"
 check "300 concurrent requests all answer 200" \
 	'[ "$(wc -l <"$T/codes")" = 300 ] && [ "$(grep -c "^200$" "$T/codes")" = 300 ]'
 
+alive "after 300 requests"
 # ---- requests during rebuilds see a whole site, old or new ----
 ( for i in $(seq 1 20); do touch "$SEED"; sleep 0.15; done ) &
 TOUCHER=$!
@@ -224,7 +237,7 @@ check "400 requests during 20 rebuilds: all 200 and whole pages" \
 check "those rebuilds happened" '[ "$(grep -c "Rebuilt in" "$T/log")" -ge 8 ]'
 
 # ---- the port is taken: a clear error ----
-check "the server is still running" 'kill -0 $SERVER 2>/dev/null'
+alive "after rebuilds under load"
 "$FAZHI" serve -C "$S" --port "$PORT" >"$T/log2" 2>&1 &
 p2=$!
 wait_for 10 '! kill -0 $p2 2>/dev/null' || kill -9 $p2
