@@ -298,11 +298,23 @@ S_is_html(const char *type)
 	return strncmp(type, "text/html", 9) == 0;
 }
 
-/* Copy html into out with the live-reload script before the last </body>. */
+/* The token of the tree a request is about to read. */
 static void
-S_inject(struct buf *out, const char *html, size_t len)
+S_token(struct buf *b)
 {
-	struct buf tok = { 0 };
+	pthread_mutex_lock(&S_live.lock);
+	S_token_locked(b);
+	pthread_mutex_unlock(&S_live.lock);
+}
+
+/*
+ * Copy html into out with the live-reload script before the last
+ * </body>.  tok was taken before the file was opened: if a build
+ * publishes in between, the page looks stale and reloads at once.
+ */
+static void
+S_inject(struct buf *out, const char *html, size_t len, const char *tok)
+{
 	size_t	 at = len, i;
 
 	for (i = len; i >= 6; i--)
@@ -310,15 +322,11 @@ S_inject(struct buf *out, const char *html, size_t len)
 			at = i - 6;
 			break;
 		}
-	pthread_mutex_lock(&S_live.lock);
-	S_token_locked(&tok);
-	pthread_mutex_unlock(&S_live.lock);
 	buf_put(out, html, at);
 	buf_puts(out, "<script src=\"" S_PREFIX "live.js\" data-generation=\"");
-	buf_html_escape(out, tok.data, tok.len);
+	buf_html_escape(out, tok, strlen(tok));
 	buf_puts(out, "\"></script>\n");
 	buf_put(out, html + at, len - at);
-	buf_free(&tok);
 }
 
 /* Read all of fd (size bytes expected) into b; return 0 or -1. */
@@ -349,7 +357,7 @@ S_read_fd(int fd, off_t size, struct buf *b)
  */
 static enum MHD_Result
 S_send_fd(struct MHD_Connection *c, unsigned int status, int fd,
-    const struct stat *st, const char *path)
+    const struct stat *st, const char *path, const char *tok)
 {
 	struct MHD_Response *r;
 	struct buf raw = { 0 }, page = { 0 };
@@ -364,7 +372,7 @@ S_send_fd(struct MHD_Connection *c, unsigned int status, int fd,
 			    "Read error");
 		}
 		close(fd);
-		S_inject(&page, raw.data ? raw.data : "", raw.len);
+		S_inject(&page, raw.data ? raw.data : "", raw.len, tok);
 		buf_free(&raw);
 		return S_reply(c, status, type, &page, NULL);
 	}
@@ -423,23 +431,25 @@ S_open_inside(const struct server *srv, const char *rel, struct stat *st)
 
 /* The site's 404.html with status 404, or a plain page if it has none. */
 static enum MHD_Result
-S_not_found(struct MHD_Connection *c, const struct server *srv)
+S_not_found(struct MHD_Connection *c, const struct server *srv,
+    const char *tok)
 {
 	struct stat st;
 	struct buf b = { 0 }, page = { 0 };
-	int	 fd;
+	int	 fd, none;
 
 	if ((fd = S_open_inside(srv, "404.html", &st)) != -1)
-		return S_send_fd(c, MHD_HTTP_NOT_FOUND, fd, &st, "404.html");
+		return S_send_fd(c, MHD_HTTP_NOT_FOUND, fd, &st, "404.html",
+		    tok);
 	pthread_mutex_lock(&S_live.lock);
-	fd = S_live.published == 0;
+	none = S_live.published == 0;
 	pthread_mutex_unlock(&S_live.lock);
 	buf_printf(&b, "<!doctype html>\n<html lang=\"zh-CN\"><head>"
 	    "<meta charset=\"utf-8\"><title>404</title></head>\n<body>"
-	    "<h1>404</h1><p>%s</p>\n</body></html>\n", fd ?
+	    "<h1>404</h1><p>%s</p>\n</body></html>\n", none ?
 	    "No site yet: the first build failed. Fix the errors and save." :
 	    "Not found.");
-	S_inject(&page, b.data, b.len);
+	S_inject(&page, b.data, b.len, tok);
 	buf_free(&b);
 	return S_reply(c, MHD_HTTP_NOT_FOUND, "text/html; charset=utf-8", &page,
 	    NULL);
@@ -482,10 +492,12 @@ S_decode(const char *s, struct buf *out)
 static enum MHD_Result
 S_static(struct MHD_Connection *c, const struct server *srv, const char *url)
 {
-	struct buf rel = { 0 }, loc = { 0 }, body = { 0 };
+	struct buf rel = { 0 }, loc = { 0 }, body = { 0 }, tok = { 0 };
 	struct stat st;
 	enum MHD_Result ret;
 	int	 fd, dir = 0;
+
+	S_token(&tok);
 
 	/* Decode exactly once; "%2e%2e", "%2f" and "%5c" are then caught. */
 	if (*url != '/' || S_decode(url, &rel) == -1) {
@@ -502,11 +514,12 @@ S_static(struct MHD_Connection *c, const struct server *srv, const char *url)
 	}
 	/* Dot files (the build cache) are the generator's, not the site's. */
 	if (strstr(rel.data, "/.") != NULL) {
-		ret = S_not_found(c, srv);
+		ret = S_not_found(c, srv, tok.data);
 		goto out;
 	}
 	if ((fd = S_open_inside(srv, rel.data + 1, &st)) != -1)
-		ret = S_send_fd(c, MHD_HTTP_OK, fd, &st, rel.data + 1);
+		ret = S_send_fd(c, MHD_HTTP_OK, fd, &st, rel.data + 1,
+		    tok.data);
 	else if (errno == EACCES)
 		ret = S_reply_text(c, MHD_HTTP_FORBIDDEN, "Forbidden");
 	else if (errno == EISDIR && !dir) {
@@ -517,8 +530,9 @@ S_static(struct MHD_Connection *c, const struct server *srv, const char *url)
 		ret = S_reply(c, MHD_HTTP_FOUND, "text/plain; charset=utf-8",
 		    &body, loc.data);
 	} else
-		ret = S_not_found(c, srv);
+		ret = S_not_found(c, srv, tok.data);
 out:
+	buf_free(&tok);
 	buf_free(&rel);
 	buf_free(&loc);
 	buf_free(&body);
