@@ -238,7 +238,7 @@ check "those rebuilds happened" '[ "$(grep -c "Rebuilt in" "$T/log")" -ge 8 ]'
 
 # ---- the port is taken: a clear error ----
 alive "after rebuilds under load"
-"$FAZHI" serve -C "$S" --port "$PORT" >"$T/log2" 2>&1 &
+TMPDIR=$T/tmp "$FAZHI" serve -C "$S" --port "$PORT" >"$T/log2" 2>&1 &
 p2=$!
 wait_for 10 '! kill -0 $p2 2>/dev/null' || kill -9 $p2
 wait $p2; st=$?
