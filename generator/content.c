@@ -84,7 +84,8 @@ S_walk(const char *root, const char *rel, struct S_list *out, int depth)
 		if (de->d_name[0] != '.')
 			S_list_add(&names, xstrdup(de->d_name));
 	closedir(d);
-	qsort(names.v, names.n, sizeof(char *), S_strcmp_p);
+	if (names.n > 0)
+		qsort(names.v, names.n, sizeof(char *), S_strcmp_p);
 	for (i = 0; i < names.n; i++) {
 		child = path_join(rel, names.v[i]);
 		free(names.v[i]);
@@ -715,7 +716,8 @@ S_index(struct site *s)
 		S_group_add(&s->years[r->yr], i);
 	}
 	/* Years newest first; order[] visited reports newest first already. */
-	qsort(s->years, s->nyears, sizeof(*s->years), S_by_year_desc);
+	if (s->nyears > 0)
+		qsort(s->years, s->nyears, sizeof(*s->years), S_by_year_desc);
 	for (i = 0; i < s->n; i++)
 		for (k = 0; k < s->nyears; k++)
 			if (atoi(s->years[k].name) == s->reports[i].year)
