@@ -115,7 +115,8 @@ S_cache_load(struct out *o)
 		o->old[o->nold++] = e;
 	}
 	free(text);
-	qsort(o->old, o->nold, sizeof(*o->old), S_entry_cmp);
+	if (o->nold > 0)
+		qsort(o->old, o->nold, sizeof(*o->old), S_entry_cmp);
 }
 
 int
@@ -155,7 +156,8 @@ S_cache_save(struct out *o)
 	size_t	 i;
 	int	 rc;
 
-	qsort(o->new, o->nnew, sizeof(*o->new), S_entry_cmp);
+	if (o->nnew > 0)
+		qsort(o->new, o->nnew, sizeof(*o->new), S_entry_cmp);
 	buf_puts(&b, "fazhi 1\n");
 	for (i = 0; i < o->nnew; i++) {
 		hex_encode(o->new[i].key, 32, hex);
