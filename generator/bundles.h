@@ -44,7 +44,9 @@
  *      writes the whole-site zip, then downloads.html with offline = 0.
  *
  * Incremental builds: a report page shows its bundle's size, so the
- * caller mixes it into the page's cache key (bundles_report_key()).
+ * bundles_report_*() functions mix the bundle's URL and size into the
+ * page's cache key before the caller looks the page up (or, when the
+ * standalone page had to be rendered, before it records the key).
  * The standalone page is cached like a report page, as the hidden file
  * .fazhi-standalone/<slug> in the site (not .html: the link check
  * reads pages, and its links are relative to the bundle), keyed by
@@ -89,9 +91,10 @@ enum bundle_kind {
 
 /*
  * Start a build's bundles: read the theme's CSS for the standalone
- * pages (site.css, then the other .css files of static/, in byte order) and
- * SOURCE_DATE_EPOCH.  links may be NULL.  Never fails; a theme without
- * standalone.html gives bundles without index.html (warned once).
+ * pages (static/site.css, then the other static/ .css files in byte
+ * order) and SOURCE_DATE_EPOCH.  links may be NULL.  Never fails; a
+ * theme without standalone.html gives bundles without index.html
+ * (warned once).
  */
 struct bundles	*bundles_new(const struct site *, const struct config *,
 		    const char *root, const struct tmpl_set *, struct out *,
