@@ -155,9 +155,10 @@ fail() {
 	local k=$1 log=$2 what=$3
 	[ "$what" = "failed (exit 137)" ] &&
 	    what="failed (exit 137: killed, most likely out of memory)"
-	STATUS[$k]="$what"
 	say "$k: $what; last lines of $log:"
 	tail -n 15 "$log" | sed 's/^/    /' >&2
+	# An earlier run of the same figure succeeded: keep its time.
+	[ -n "${WALL[$k]:-}" ] || STATUS[$k]="$what"
 }
 
 memavail_kb() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
