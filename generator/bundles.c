@@ -46,7 +46,6 @@ struct S_rep {
 	char		*out;		/* the same, as a file name */
 	long long	 size;		/* bytes of its zip; -1 until known */
 	long long	 mtime;		/* date of its zip, Unix seconds */
-	struct buf	*att;		/* attachments' bytes, until finished */
 	unsigned char	 skey[32];	/* cache key of the standalone page */
 };
 
@@ -72,7 +71,7 @@ struct bundles {
 	int		 dry;		/* nothing is written */
 	int		 standalone;	/* the theme has standalone.html */
 	char		*css;		/* the theme's CSS, inlined */
-	unsigned char	 css_hash[32];
+	char		 css_hex[65];	/* its SHA-256 */
 	long long	 epoch;		/* SOURCE_DATE_EPOCH, or -1 */
 	char		*base_path;	/* the base_url's path: "/" or "/fzzf/" */
 	struct zstore	*zs;
@@ -188,47 +187,48 @@ S_url(const char *dir, const char *file, const char *ext)
 
 /* ---- start and end ---- */
 
+/* Append the file dir/name to b, if it can be read. */
+static void
+S_css_file(struct buf *b, const char *dir, const char *name)
+{
+	char	*p = path_join(dir, name), *data;
+	size_t	 len;
+
+	if (file_read(p, &data, &len) == 0) {
+		buf_put(b, data, len);
+		buf_putc(b, '\n');
+		free(data);
+	}
+	free(p);
+}
+
+/* site.css first: the other sheets (modes.css) override its values. */
 static void
 S_css(struct bundles *bd, const char *theme)
 {
 	struct buf b = { 0 };
-	struct sha256 h;
 	struct dirent **names;
-	char	*dir, *p, *data;
-	size_t	 len, l;
+	const char *nm;
+	char	*dir;
+	size_t	 l;
 	int	 n, i;
 
 	dir = xasprintf("%s/themes/%s/static", bd->root, theme);
-	p = path_join(dir, "site.css");
-	if (file_read(p, &data, &len) == 0) {
-		buf_put(&b, data, len);
-		buf_putc(&b, '\n');
-		free(data);
-	}
-	free(p);
+	S_css_file(&b, dir, "site.css");
 	if ((n = scandir(dir, &names, NULL, alphasort)) >= 0) {
 		for (i = 0; i < n; i++) {
-			l = strlen(names[i]->d_name);
-			if (l > 4 && names[i]->d_name[0] != '.' &&
-			    strcmp(names[i]->d_name + l - 4, ".css") == 0 &&
-			    strcmp(names[i]->d_name, "site.css") != 0) {
-				p = path_join(dir, names[i]->d_name);
-				if (file_read(p, &data, &len) == 0) {
-					buf_put(&b, data, len);
-					buf_putc(&b, '\n');
-					free(data);
-				}
-				free(p);
-			}
+			nm = names[i]->d_name;
+			l = strlen(nm);
+			if (l > 4 && nm[0] != '.' && !strcmp(nm + l - 4, ".css") &&
+			    strcmp(nm, "site.css") != 0)
+				S_css_file(&b, dir, nm);
 			free(names[i]);
 		}
 		free(names);
 	}
 	free(dir);
+	sha256_hex(b.data ? b.data : "", b.len, bd->css_hex);
 	bd->css = buf_detach(&b);
-	sha256_init(&h);
-	sha256_update(&h, bd->css, strlen(bd->css));
-	sha256_final(&h, bd->css_hash);
 }
 
 static void
@@ -320,7 +320,7 @@ S_entries_free(struct zip_entry *e, size_t n)
 void
 bundles_free(struct bundles *bd)
 {
-	size_t	 i, k;
+	size_t	 i;
 
 	if (bd == NULL)
 		return;
@@ -328,10 +328,6 @@ bundles_free(struct bundles *bd)
 		struct S_rep *p = &bd->rep[i];
 
 		S_entries_free(p->e, p->n);
-		if (p->att != NULL)
-			for (k = 0; k < bd->site->reports[i].nattachments; k++)
-				buf_free(&p->att[k]);
-		free(p->att);
 		free(p->dir);
 		free(p->url);
 		free(p->out);
@@ -498,12 +494,6 @@ S_report_finish(struct bundles *bd, size_t i, const char *html,
 	p->size = zip_size(e, n);
 	rc = S_write(bd, p->out, e, n, p->mtime, p->size);
 	S_entries_free(e, n);
-	if (p->att != NULL) {
-		for (k = 0; k < r->nattachments; k++)
-			buf_free(&p->att[k]);
-		free(p->att);
-		p->att = NULL;
-	}
 	sha256_init(&ctx);
 	sha256_update(&ctx, key, 32);
 	sha256_update(&ctx, p->url, strlen(p->url) + 1);
@@ -536,11 +526,10 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 	p->e[0].blob = zstore_add(bd->zs, text, len);
 	p->n = 1;
 	free(text);
-	p->att = xcalloc(r->nattachments + 1, sizeof(*p->att));
 	sha256_init(&ctx);
 	sha256_update(&ctx, S_STANDALONE_VERSION, sizeof(S_STANDALONE_VERSION));
 	sha256_update(&ctx, key, 32);
-	sha256_update(&ctx, bd->css_hash, 32);
+	sha256_update(&ctx, bd->css_hex, 64);
 	for (k = 0; k < r->nattachments; k++) {
 		const struct attachment *a = &r->attachments[k];
 
@@ -559,7 +548,6 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 		p->n++;
 		/* Images become data: URIs: the page depends on the bytes. */
 		sha256_update(&ctx, hex, 64);
-		buf_put(&p->att[k], text, len);
 		free(text);
 	}
 	sha256_final(&ctx, p->skey);
@@ -595,7 +583,6 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 struct S_sa {
 	const struct bundles *bd;
 	const struct report *r;
-	const struct buf *att;		/* the attachments' bytes */
 };
 
 enum { S_KEEP, S_DROP, S_SET };
@@ -835,8 +822,8 @@ S_link(const struct S_sa *sa, const char *v, struct buf *out)
 static int
 S_resource(const struct S_sa *sa, const char *v, struct buf *out)
 {
-	const struct buf *a;
-	char	*target, *frag;
+	char	*target, *frag, *abs, *data = NULL;
+	size_t	 len;
 	long	 k;
 
 	if (S_iprefix(v, "data:"))
@@ -844,18 +831,25 @@ S_resource(const struct S_sa *sa, const char *v, struct buf *out)
 	if (*v == '\0' || *v == '#' || S_has_scheme(v))
 		return S_DROP;
 	k = S_resolve(sa, v, &target, &frag);
-	if (k >= 0) {
-		a = &sa->att[k];
-		buf_puts(out, "data:");
-		buf_puts(out, S_mime(sa->r->attachments[k].name));
-		buf_puts(out, ";base64,");
-		S_base64(out, (const unsigned char *)a->data, a->len);
+	free(target);
+	free(frag);
+	if (k < 0)
+		return S_DROP;
+	/* Read when needed: most attachments are never shown inline. */
+	abs = path_join(sa->bd->root, sa->r->attachments[k].src);
+	if (file_read(abs, &data, &len) == -1) {
+		diag_error(sa->r->path, 0, 0, "cannot read attachment %s: %s",
+		    sa->r->attachments[k].src, strerror(errno));
+		free(abs);
+		return S_DROP;
 	}
-	if (k != -2) {
-		free(target);
-		free(frag);
-	}
-	return k >= 0 ? S_SET : S_DROP;
+	free(abs);
+	buf_puts(out, "data:");
+	buf_puts(out, S_mime(sa->r->attachments[k].name));
+	buf_puts(out, ";base64,");
+	S_base64(out, (const unsigned char *)data, len);
+	free(data);
+	return S_SET;
 }
 
 /* What to do with attribute attr of element tag. */
@@ -1045,7 +1039,6 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 		goto out;
 	sa.bd = bd;
 	sa.r = r;
-	sa.att = bd->rep[i].att;
 	S_offline(&sa, html.data ? html.data : "", html.len, &page);
 	rel = S_cache_rel(r);
 	if (out_write(bd->out, rel, page.data ? page.data : "", page.len) == -1) {
