@@ -69,6 +69,7 @@ struct S_chunk {
 	char	*code;		/* lua_dump() output, or NULL if it failed */
 	size_t	 len;
 	char	*err;		/* why it failed: "filters/x.lua:3: ..." */
+	int	 ref;		/* registry: the loaded main function, or 0 */
 };
 
 struct filter_env {
@@ -94,6 +95,7 @@ struct filter_env {
 	int		 r_site;	/* the site view */
 	int		 r_reports;	/* plain array of the report views */
 	int		 r_seed;	/* the real math.randomseed */
+	int		 n_base, n_string, n_table, n_math, n_utf8, n_fazhi;
 	/* the current run */
 	int		 running;	/* limits apply */
 	const struct report *rep;
@@ -577,7 +579,8 @@ S_load(lua_State *L)
 }
 
 static void	 S_push_sandbox(struct filter_env *, lua_State *, int);
-static int	 S_push_chunk(struct filter_env *, lua_State *, const char *);
+static int	 S_push_chunk(struct filter_env *, lua_State *, const char *,
+		    int);
 
 static char	 S_loading;	/* its address marks a module being loaded */
 
@@ -618,7 +621,9 @@ S_require(lua_State *L)
 	lua_pushvalue(L, 1);
 	lua_pushlightuserdata(L, &S_loading);
 	lua_rawset(L, lua_upvalueindex(1));
-	if (S_push_chunk(e, L, name) == -1)
+	if (e->fname != NULL && strcmp(name, e->fname) == 0)
+		return luaL_error(L, "require: a filter cannot require itself");
+	if (S_push_chunk(e, L, name, 0) == -1)
 		return luaL_error(L, "require: %s", lua_tostring(L, -1));
 	S_push_sandbox(e, L, lua_upvalueindex(1));
 	lua_setupvalue(L, -2, 1);
@@ -2263,11 +2268,27 @@ static const char S_prelude[] =
 
 /* ---- the sandbox ---- */
 
-/* Push a shallow copy of registry[ref]. */
-static void
-S_copy(lua_State *L, int ref)
+/* The number of entries of the table registry[ref]. */
+static int
+S_count(lua_State *L, int ref)
 {
-	lua_createtable(L, 0, 32);
+	int	 n = 0;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_pop(L, 1);
+		n++;
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+/* Push a shallow copy of registry[ref], a table of n entries. */
+static void
+S_copy(lua_State *L, int ref, int n)
+{
+	lua_createtable(L, 0, n);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
@@ -2292,16 +2313,16 @@ S_push_sandbox(struct filter_env *e, lua_State *L, int loaded)
 	if (loaded != 0)
 		loaded = lua_absindex(L, loaded);
 	luaL_checkstack(L, 8, "stack overflow");
-	S_copy(L, e->r_base);
-	S_copy(L, e->r_string);
+	S_copy(L, e->r_base, e->n_base + 8);
+	S_copy(L, e->r_string, e->n_string);
 	lua_setfield(L, -2, "string");
-	S_copy(L, e->r_table);
+	S_copy(L, e->r_table, e->n_table);
 	lua_setfield(L, -2, "table");
-	S_copy(L, e->r_math);
+	S_copy(L, e->r_math, e->n_math);
 	lua_setfield(L, -2, "math");
-	S_copy(L, e->r_utf8);
+	S_copy(L, e->r_utf8, e->n_utf8);
 	lua_setfield(L, -2, "utf8");
-	S_copy(L, e->r_fazhi);
+	S_copy(L, e->r_fazhi, e->n_fazhi);
 	lua_setfield(L, -2, "fazhi");
 	lua_pushvalue(L, -1);
 	lua_setfield(L, -2, "_G");
@@ -2512,6 +2533,13 @@ S_setup(lua_State *L)
 	lua_pop(L, 1);
 	e->r_prelude = luaL_ref(L, LUA_REGISTRYINDEX);
 
+	e->n_base = S_count(L, e->r_base);
+	e->n_string = S_count(L, e->r_string);
+	e->n_table = S_count(L, e->r_table);
+	e->n_math = S_count(L, e->r_math);
+	e->n_utf8 = S_count(L, e->r_utf8);
+	e->n_fazhi = S_count(L, e->r_fazhi);
+
 	lua_pushcfunction(L, S_build_site);
 	lua_call(L, 0, 0);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->r_site);
@@ -2528,17 +2556,6 @@ struct S_tolua {
 	int		 line_off;	/* add to cmark lines for file lines */
 };
 
-static void
-S_setpos(lua_State *L, int line, int col)
-{
-	if (line <= 0)
-		return;
-	lua_createtable(L, 0, 2);
-	S_setint(L, "line", line);
-	S_setint(L, "col", col > 0 ? col : 1);
-	lua_setfield(L, -2, "pos");
-}
-
 static const char *
 S_align_name(uint8_t a)
 {
@@ -2552,31 +2569,56 @@ S_align_name(uint8_t a)
 
 /*
  * Push node n as a table.  Blocks carry their own position; inline
- * nodes carry their block's, since cmark's inline columns count bytes.
+ * nodes share their block's pos table (cmark's inline columns count
+ * bytes, diagnostics count characters).  pos is the stack index of the
+ * enclosing block's pos table, or 0.
  */
 static void
 S_push_node(struct S_tolua *c, lua_State *L, cmark_node *n, int depth,
-    int line, int col)
+    int pos)
 {
 	cmark_node_type type = cmark_node_get_type(n);
-	const char *ts = cmark_node_get_type_string(n), *t = NULL, *s;
+	const char *ts, *t = NULL, *s;
 	cmark_node *ch;
-	int	 leaf = 0, known = 1;
+	int	 leaf = 0, known = 1, own = 0, nfields;
 	lua_Integer i;
 
 	if (depth > MAX_DEPTH)
 		luaL_error(L, "the Markdown is nested more than %d levels "
 		    "deep; filters cannot run on it", MAX_DEPTH);
 	luaL_checkstack(L, 10, "nested too deeply");
-	if ((type & CMARK_NODE_TYPE_MASK) == CMARK_NODE_TYPE_BLOCK &&
-	    cmark_node_get_start_line(n) > 0) {
-		line = cmark_node_get_start_line(n) + c->line_off;
-		col = cmark_node_get_start_column(n);
+	/* rows and cells share their table's position: tables are lines */
+	if (type == CMARK_NODE_DOCUMENT ||
+	    ((type & CMARK_NODE_TYPE_MASK) == CMARK_NODE_TYPE_BLOCK &&
+	    cmark_node_get_start_line(n) > 0 &&
+	    (pos == 0 || (type != CMARK_NODE_TABLE_ROW &&
+	    type != CMARK_NODE_TABLE_CELL)))) {
+		lua_createtable(L, 0, 2);
+		if (type == CMARK_NODE_DOCUMENT) {
+			S_setint(L, "line", c->line_off + 1);
+			S_setint(L, "col", 1);
+		} else {
+			S_setint(L, "line", cmark_node_get_start_line(n) +
+			    c->line_off);
+			S_setint(L, "col", cmark_node_get_start_column(n) > 0 ?
+			    cmark_node_get_start_column(n) : 1);
+		}
+		pos = lua_gettop(L);
+		own = 1;
 	}
-	lua_createtable(L, 0, 6);
+	/* t, pos and content or text, and the type's own fields */
 	switch (type) {
-	case CMARK_NODE_DOCUMENT: t = "Document"; line = c->line_off + 1;
-		col = 1; break;
+	case CMARK_NODE_LIST: nfields = 7; break;
+	case CMARK_NODE_LINK:
+	case CMARK_NODE_IMAGE:
+	case CMARK_NODE_CUSTOM_BLOCK:
+	case CMARK_NODE_CUSTOM_INLINE:
+	case CMARK_NODE_HEADING: nfields = 5; break;
+	default: nfields = 4; break;
+	}
+	lua_createtable(L, 0, nfields);
+	switch (type) {
+	case CMARK_NODE_DOCUMENT: t = "Document"; break;
 	case CMARK_NODE_BLOCK_QUOTE: t = "BlockQuote"; break;
 	case CMARK_NODE_LIST:
 		t = "List";
@@ -2625,6 +2667,7 @@ S_push_node(struct S_tolua *c, lua_State *L, cmark_node *n, int depth,
 			S_setstr(L, "title", s);
 		break;
 	default:
+		ts = cmark_node_get_type_string(n);
 		if (strcmp(ts, "table") == 0) {
 			uint16_t k, nc = cmark_gfm_extensions_get_table_columns(n);
 			uint8_t *al = cmark_gfm_extensions_get_table_alignments(n);
@@ -2645,41 +2688,45 @@ S_push_node(struct S_tolua *c, lua_State *L, cmark_node *n, int depth,
 			t = "TableCell";
 		else if (strcmp(ts, "strikethrough") == 0)
 			t = "Strikethrough";
-		else
+		else {
+			/* kept as is: a handle to the original node */
+			struct filter_env *e = c->e;
+
+			e->orig = xrealloc(e->orig,
+			    (e->norig + 1) * sizeof(*e->orig));
+			e->orig[e->norig++] = n;
+			S_setstr(L, "type", ts);
+			S_setstr(L, "kind", (type & CMARK_NODE_TYPE_MASK) ==
+			    CMARK_NODE_TYPE_INLINE ? "inline" : "block");
+			S_setint(L, "handle", (long long)e->norig);
+			t = "Unknown";
 			known = 0;
+		}
 		break;
 	}
-	if (!known) {
-		/* kept as is: a handle to the original node */
-		struct filter_env *e = c->e;
-
-		e->orig = xrealloc(e->orig, (e->norig + 1) * sizeof(*e->orig));
-		e->orig[e->norig++] = n;
-		S_setstr(L, "t", "Unknown");
-		S_setstr(L, "type", ts);
-		S_setstr(L, "kind", (type & CMARK_NODE_TYPE_MASK) ==
-		    CMARK_NODE_TYPE_INLINE ? "inline" : "block");
-		S_setint(L, "handle", (long long)e->norig);
-		S_setpos(L, line, col);
-		return;
-	}
 	S_setstr(L, "t", t);
-	S_setpos(L, line, col);
+	if (pos != 0) {
+		lua_pushvalue(L, pos);
+		lua_setfield(L, -2, "pos");
+	}
 	if (leaf) {
 		s = cmark_node_get_literal(n);
 		S_setstr(L, "text", s ? s : "");
-		return;
+	} else if (known && type != CMARK_NODE_THEMATIC_BREAK &&
+	    type != CMARK_NODE_SOFTBREAK && type != CMARK_NODE_LINEBREAK) {
+		for (i = 0, ch = cmark_node_first_child(n); ch != NULL;
+		    ch = cmark_node_next(ch))
+			i++;
+		lua_createtable(L, (int)i, 0);
+		for (i = 1, ch = cmark_node_first_child(n); ch != NULL;
+		    ch = cmark_node_next(ch), i++) {
+			S_push_node(c, L, ch, depth + 1, pos);
+			lua_rawseti(L, -2, i);
+		}
+		lua_setfield(L, -2, "content");
 	}
-	if (type == CMARK_NODE_THEMATIC_BREAK || type == CMARK_NODE_SOFTBREAK ||
-	    type == CMARK_NODE_LINEBREAK)
-		return;
-	lua_newtable(L);
-	for (i = 1, ch = cmark_node_first_child(n); ch != NULL;
-	    ch = cmark_node_next(ch), i++) {
-		S_push_node(c, L, ch, depth + 1, line, col);
-		lua_rawseti(L, -2, i);
-	}
-	lua_setfield(L, -2, "content");
+	if (own)
+		lua_remove(L, -2);
 }
 
 /* Protected: push the Lua form of the document (lightuserdata arg). */
@@ -2688,7 +2735,7 @@ S_tolua(lua_State *L)
 {
 	struct S_tolua *c = lua_touserdata(L, 1);
 
-	S_push_node(c, L, c->doc, 0, 0, 0);
+	S_push_node(c, L, c->doc, 0, 0);
 	return 1;
 }
 
@@ -2696,11 +2743,20 @@ S_tolua(lua_State *L)
 
 enum S_kind { K_NONE, K_BLOCK, K_INLINE, K_ITEM, K_ROW, K_CELL, K_DOC };
 
+/* Node types, in the order of S_ntypes. */
+enum S_type {
+	T_DOCUMENT, T_HEADING, T_PARAGRAPH, T_CODEBLOCK, T_HTMLBLOCK,
+	T_RAWBLOCK, T_LIST, T_BLOCKQUOTE, T_THEMATICBREAK, T_TABLE, T_ITEM,
+	T_TABLEROW, T_TABLECELL, T_TEXT, T_CODE, T_EMPH, T_STRONG,
+	T_STRIKETHROUGH, T_LINK, T_IMAGE, T_SOFTBREAK, T_LINEBREAK,
+	T_HTMLINLINE, T_RAWINLINE, T_UNKNOWN, T_NTYPES
+};
+
 static const struct S_ntype {
 	const char	*name;
 	enum S_kind	 kind;	/* what the node is */
 	enum S_kind	 child;	/* what its content holds; K_NONE: no content */
-} S_ntypes[] = {
+} S_ntypes[T_NTYPES] = {
 	{ "Document", K_DOC, K_BLOCK },
 	{ "Heading", K_BLOCK, K_INLINE },
 	{ "Paragraph", K_BLOCK, K_INLINE },
@@ -2743,11 +2799,16 @@ struct S_back {
 	size_t		 max_bytes;
 	int		 line, col;	/* nearest position seen */
 	struct buf	 err;		/* what is wrong, when it is */
-	struct buf	 path;		/* where in the tree: Heading.content[2] */
 	struct buf	 tmp;
+	int		 top;		/* depth of the node being checked */
+	struct {
+		enum S_type	 parent;	/* the list's owner */
+		size_t		 index;		/* 1-based, in its content */
+		int		 idx;		/* the node's Lua stack index */
+	}		 at[MAX_DEPTH + 2];	/* where, for messages */
 };
 
-/* Record a problem; return -1. */
+/* Record a problem, after the path to the node; return -1. */
 static int
 S_bad(struct S_back *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -2756,14 +2817,21 @@ static int
 S_bad(struct S_back *b, const char *fmt, ...)
 {
 	va_list	 ap;
+	int	 d;
 
 	if (b->err.len > 0)
 		return -1;
-	/* the path is ASCII: its tail can be cut anywhere */
-	if (b->path.len > 160)
-		buf_printf(&b->err, "… %s ", b->path.data + b->path.len - 160);
-	else if (b->path.len > 0)
-		buf_printf(&b->err, "%s ", buf_cstr(&b->path));
+	/* the position: the innermost node on the path that has one */
+	for (d = b->top; d >= 1 && b->line == 0; d--)
+		S_node_pos(b->L, b->at[d].idx, &b->line, &b->col);
+	d = b->top > 6 ? b->top - 3 : 1;	/* long paths: the last levels */
+	if (d > 1)
+		buf_puts(&b->err, "…");
+	for (; d <= b->top; d++)
+		buf_printf(&b->err, "%s%s.content[%zu]", d > 1 ? " > " : "",
+		    S_ntypes[b->at[d].parent].name, b->at[d].index);
+	if (b->top > 0)
+		buf_putc(&b->err, ' ');
 	va_start(ap, fmt);
 	buf_vprintf(&b->err, fmt, ap);
 	va_end(ap);
@@ -2877,46 +2945,124 @@ S_new(struct S_back *b, cmark_node_type type, cmark_node *parent)
 	/* appended at once, so a Lua error cannot leak it */
 	if (!cmark_node_append_child(parent, n)) {
 		cmark_node_free(n);
-		luaL_error(b->L, "internal error: cmark refused a %s node",
+		luaL_error(b->L, "internal error: cmark refused a %s in a %s",
+		    cmark_node_get_type_string(n),
 		    cmark_node_get_type_string(parent));
 	}
 	return n;
 }
 
 static int	 S_back_list(struct S_back *, int, enum S_kind, cmark_node *,
-		    int, const char *);
+		    int, enum S_type);
 
-/* Cells hold only what cmark's table extension allows. */
-static int
-S_cell_ok(const char *t)
+/* The type of the node at idx, or T_NTYPES (problem recorded). */
+static enum S_type
+S_typeof(struct S_back *b, int idx)
 {
-	static const char *const ok[] = {
-		"Text", "Code", "Emph", "Strong", "Strikethrough", "Link",
-		"Image", "HtmlInline", NULL
-	};
-	size_t	 i;
+	lua_State *L = b->L;
+	const char *t;
+	size_t	 len;
+	int	 i;
 
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcmp(t, ok[i]) == 0)
-			return 1;
+	if (lua_type(L, idx) != LUA_TTABLE) {
+		S_bad(b, "is a %s, not a node", luaL_typename(L, idx));
+		return T_NTYPES;
+	}
+	lua_pushliteral(L, "t");
+	if (lua_rawget(L, idx) != LUA_TSTRING) {
+		lua_pop(L, 1);
+		S_bad(b, "is not a node (its t field is not a string)");
+		return T_NTYPES;
+	}
+	t = lua_tolstring(L, -1, &len);
+	for (i = 0; i < T_NTYPES; i++)
+		if (S_ntypes[i].name[0] == t[0] &&
+		    strcmp(S_ntypes[i].name, t) == 0)
+			break;
+	if (i == T_NTYPES)
+		S_bad(b, "has unknown type '%.40s'", t);
+	lua_pop(L, 1);
+	return (enum S_type)i;
+}
+
+/* Columns of the Table at idx (widest row or align list), alignments. */
+static int
+S_table_cols(struct S_back *b, int idx, uint8_t **al, size_t *ncols)
+{
+	lua_State *L = b->L;
+	size_t	 nrows, k;
+	const char *s;
+
+	*ncols = 0;
+	lua_pushliteral(L, "content");
+	if (lua_rawget(L, idx) == LUA_TTABLE) {
+		nrows = lua_rawlen(L, -1);
+		for (k = 1; k <= nrows; k++) {
+			if (lua_rawgeti(L, -1, (lua_Integer)k) == LUA_TTABLE) {
+				if (k > 1 && S_fbool(b, lua_gettop(L), "header",
+				    0) == 1) {
+					lua_pop(L, 2);
+					return S_bad(b, "has a header row that "
+					    "is not its first row");
+				}
+				lua_pushliteral(L, "content");
+				if (lua_rawget(L, -2) == LUA_TTABLE &&
+				    lua_rawlen(L, -1) > *ncols)
+					*ncols = lua_rawlen(L, -1);
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	lua_pushliteral(L, "align");
+	if (lua_rawget(L, idx) == LUA_TTABLE && lua_rawlen(L, -1) > *ncols)
+		*ncols = lua_rawlen(L, -1);
+	if (*ncols > 1000) {
+		lua_pop(L, 1);
+		return S_bad(b, "has more than 1000 columns");
+	}
+	*al = xcalloc(*ncols + 1, 1);
+	for (k = 0; k < *ncols && lua_type(L, -1) == LUA_TTABLE; k++) {
+		if (lua_rawgeti(L, -1, (lua_Integer)k + 1) == LUA_TSTRING) {
+			s = lua_tostring(L, -1);
+			(*al)[k] = strcmp(s, "left") == 0 ? 'l' :
+			    strcmp(s, "center") == 0 ? 'c' :
+			    strcmp(s, "right") == 0 ? 'r' : 0;
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
 	return 0;
+}
+
+/* What cmark's table extension lets a cell hold. */
+static int
+S_cell_ok(enum S_type t)
+{
+	return t == T_TEXT || t == T_CODE || t == T_EMPH || t == T_STRONG ||
+	    t == T_STRIKETHROUGH || t == T_LINK || t == T_IMAGE ||
+	    t == T_HTMLINLINE;
 }
 
 /*
  * Check (and when building, make) the node at stack index idx as a
- * child of kind want under parent.  Return 0 or -1 (b->err says why).
+ * child of kind want under parent, whose type is ptype.  Return 0, or
+ * -1 with b->err saying why.
  */
 static int
 S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
-    int depth, const char *ptype)
+    int depth, enum S_type ptype)
 {
 	lua_State *L = b->L;
-	const struct S_ntype *nt = NULL;
-	const char *t, *s, *s2;
-	size_t	 i, len, len2, plen = b->path.len;
-	int	 saved_line = b->line, saved_col = b->col, line, col, v, rc = 0;
+	const struct S_ntype *nt;
+	enum S_type t;
+	const char *s, *s2;
+	size_t	 len, len2, ncols;
+	int	 v, rc = 0;
 	lua_Integer n1;
 	cmark_node *n = NULL;
+	uint8_t	*al = NULL;
 
 	if (depth > MAX_DEPTH)
 		return S_bad(b, "is nested more than %d levels deep", MAX_DEPTH);
@@ -2924,29 +3070,11 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 		return S_bad(b, "makes the document too large (more than "
 		    "%zu nodes or %zu bytes of text)", b->max_nodes,
 		    b->max_bytes);
-	if (lua_type(L, idx) != LUA_TTABLE)
-		return S_bad(b, "is a %s, not a node", luaL_typename(L, idx));
-	lua_pushliteral(L, "t");
-	if (lua_rawget(L, idx) != LUA_TSTRING) {
-		lua_pop(L, 1);
-		return S_bad(b, "is not a node (its t field is not a string)");
-	}
-	t = lua_tostring(L, -1);
-	lua_pop(L, 1);
-	for (i = 0; i < sizeof(S_ntypes) / sizeof(S_ntypes[0]); i++)
-		if (strcmp(S_ntypes[i].name, t) == 0) {
-			nt = &S_ntypes[i];
-			break;
-		}
-	if (nt == NULL)
-		return S_bad(b, "has unknown type '%s'", t);
-	S_node_pos(L, idx, &line, &col);
-	if (line > 0) {
-		b->line = line;
-		b->col = col;
-	}
+	if ((t = S_typeof(b, idx)) == T_NTYPES)
+		return -1;
+	nt = &S_ntypes[t];
 
-	if (strcmp(t, "Unknown") == 0) {
+	if (t == T_UNKNOWN) {
 		lua_Integer h;
 		enum S_kind k;
 
@@ -2960,20 +3088,22 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 		if (k != want)
 			return S_bad(b, "is %s where %s belongs",
 			    S_kdesc[k], S_kdesc[want]);
-		if (b->e->taken[h - 1]++ && !b->build)
+		if (b->e->taken[h - 1]++)
 			return S_bad(b, "is an Unknown node that appears twice");
 		if (b->build && !cmark_node_append_child(parent, n))
-			return S_bad(b, "cannot go in a %s", ptype);
-		goto out;
+			return S_bad(b, "cannot go in a %s",
+			    S_ntypes[ptype].name);
+		return 0;
 	}
 	if (nt->kind != want)
-		return S_bad(b, "is a %s (%s) where %s belongs", t,
+		return S_bad(b, "is a %s (%s) where %s belongs", nt->name,
 		    S_kdesc[nt->kind], S_kdesc[want]);
-	if (want == K_INLINE && strcmp(ptype, "TableCell") == 0 &&
-	    !S_cell_ok(t))
-		return S_bad(b, "is a %s, which a TableCell cannot hold", t);
+	if (ptype == T_TABLECELL && !S_cell_ok(t))
+		return S_bad(b, "is a %s, which a TableCell cannot hold",
+		    nt->name);
 
-	if (strcmp(t, "Heading") == 0) {
+	switch (t) {
+	case T_HEADING:
 		if (S_fint(b, idx, "level", 1, 6, -1, &n1) == -1)
 			return -1;
 		if (n1 == -1)
@@ -2989,40 +3119,44 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 			if (v == 1)
 				cmark_node_set_user_data(n, xstrdup(s));
 		}
-	} else if (strcmp(t, "Paragraph") == 0) {
-		if (b->build)
-			n = S_new(b, CMARK_NODE_PARAGRAPH, parent);
-	} else if (strcmp(t, "CodeBlock") == 0) {
+		break;
+	case T_CODEBLOCK:
 		if (S_fstr(b, idx, "text", &s, &len, 1) == -1 ||
-		    (v = S_fstr(b, idx, "info", &s2, &len2, 0)) == -1)
+		    S_fstr(b, idx, "info", &s2, &len2, 0) == -1)
 			return -1;
 		if (b->build) {
 			n = S_new(b, CMARK_NODE_CODE_BLOCK, parent);
 			cmark_node_set_literal(n, S_cstr(b, s, len));
 			cmark_node_set_fence_info(n, S_cstr(b, s2, len2));
 		}
-	} else if (strcmp(t, "HtmlBlock") == 0 || strcmp(t, "HtmlInline") == 0 ||
-	    strcmp(t, "Text") == 0 || strcmp(t, "Code") == 0) {
+		break;
+	case T_HTMLBLOCK:
+	case T_HTMLINLINE:
+	case T_TEXT:
+	case T_CODE:
 		if (S_fstr(b, idx, "text", &s, &len, 1) == -1)
 			return -1;
 		if (b->build) {
-			n = S_new(b, t[0] == 'T' ? CMARK_NODE_TEXT :
-			    t[0] == 'C' ? CMARK_NODE_CODE :
-			    t[4] == 'B' ? CMARK_NODE_HTML_BLOCK :
+			n = S_new(b, t == T_TEXT ? CMARK_NODE_TEXT :
+			    t == T_CODE ? CMARK_NODE_CODE :
+			    t == T_HTMLBLOCK ? CMARK_NODE_HTML_BLOCK :
 			    CMARK_NODE_HTML_INLINE, parent);
 			cmark_node_set_literal(n, S_cstr(b, s, len));
 		}
-	} else if (strcmp(t, "RawBlock") == 0 || strcmp(t, "RawInline") == 0) {
+		break;
+	case T_RAWBLOCK:
+	case T_RAWINLINE:
 		if (S_fstr(b, idx, "html", &s, &len, 1) == -1 ||
 		    S_fstr(b, idx, "close", &s2, &len2, 0) == -1)
 			return -1;
 		if (b->build) {
-			n = S_new(b, t[3] == 'B' ? CMARK_NODE_CUSTOM_BLOCK :
+			n = S_new(b, t == T_RAWBLOCK ? CMARK_NODE_CUSTOM_BLOCK :
 			    CMARK_NODE_CUSTOM_INLINE, parent);
 			cmark_node_set_on_enter(n, S_cstr(b, s, len));
 			cmark_node_set_on_exit(n, S_cstr(b, s2, len2));
 		}
-	} else if (strcmp(t, "List") == 0) {
+		break;
+	case T_LIST: {
 		int	 ordered, tight;
 
 		if ((ordered = S_fbool(b, idx, "ordered", 0)) == -1 ||
@@ -3031,8 +3165,8 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 		    S_fstr(b, idx, "delim", &s, &len, 0) == -1)
 			return -1;
 		if (s != NULL && strcmp(s, "period") && strcmp(s, "paren"))
-			return S_bad(b, "has delim \"%s\"; use period or paren",
-			    s);
+			return S_bad(b, "has delim \"%.20s\"; use period or "
+			    "paren", s);
 		if (b->build) {
 			n = S_new(b, CMARK_NODE_LIST, parent);
 			cmark_node_set_list_type(n, ordered ?
@@ -3043,64 +3177,23 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 			    strcmp(s, "paren") == 0 ? CMARK_PAREN_DELIM :
 			    CMARK_PERIOD_DELIM);
 		}
-	} else if (strcmp(t, "Link") == 0 || strcmp(t, "Image") == 0) {
+		break;
+	}
+	case T_LINK:
+	case T_IMAGE:
 		if (S_fstr(b, idx, "url", &s, &len, 1) == -1 ||
 		    S_fstr(b, idx, "title", &s2, &len2, 0) == -1)
 			return -1;
 		if (b->build) {
-			n = S_new(b, t[0] == 'L' ? CMARK_NODE_LINK :
+			n = S_new(b, t == T_LINK ? CMARK_NODE_LINK :
 			    CMARK_NODE_IMAGE, parent);
 			cmark_node_set_url(n, S_cstr(b, s, len));
 			cmark_node_set_title(n, S_cstr(b, s2, len2));
 		}
-	} else if (strcmp(t, "Table") == 0) {
-		uint8_t *al;
-		size_t	 nrows, ncols = 0, k;
-
-		/* columns: the widest row or the align list */
-		lua_pushliteral(L, "content");
-		if (lua_rawget(L, idx) != LUA_TTABLE) {
-			lua_pop(L, 1);
-			return S_bad(b, "is a Table without a content list");
-		}
-		nrows = lua_rawlen(L, -1);
-		for (k = 1; k <= nrows; k++) {
-			if (lua_rawgeti(L, -1, (lua_Integer)k) == LUA_TTABLE) {
-				lua_pushliteral(L, "content");
-				if (lua_rawget(L, -2) == LUA_TTABLE &&
-				    lua_rawlen(L, -1) > ncols)
-					ncols = lua_rawlen(L, -1);
-				lua_pop(L, 1);
-				if (k > 1 && S_fbool(b, lua_gettop(L),
-				    "header", 0) == 1) {
-					lua_pop(L, 2);
-					return S_bad(b, "has a header row that "
-					    "is not its first row");
-				}
-			}
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-		lua_pushliteral(L, "align");
-		if (lua_rawget(L, idx) == LUA_TTABLE &&
-		    lua_rawlen(L, -1) > ncols)
-			ncols = lua_rawlen(L, -1);
-		if (ncols > 1000) {
-			lua_pop(L, 1);
-			return S_bad(b, "has more than 1000 columns");
-		}
-		al = xcalloc(ncols + 1, 1);
-		for (k = 0; k < ncols && lua_type(L, -1) == LUA_TTABLE; k++) {
-			if (lua_rawgeti(L, -1, (lua_Integer)k + 1) ==
-			    LUA_TSTRING) {
-				s = lua_tostring(L, -1);
-				al[k] = strcmp(s, "left") == 0 ? 'l' :
-				    strcmp(s, "center") == 0 ? 'c' :
-				    strcmp(s, "right") == 0 ? 'r' : 0;
-			}
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
+		break;
+	case T_TABLE:
+		if (S_table_cols(b, idx, &al, &ncols) == -1)
+			return -1;
 		if (b->build) {
 			n = S_new(b, CMARK_NODE_TABLE, parent);
 			cmark_gfm_extensions_set_table_columns(n,
@@ -3109,37 +3202,29 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 			    (uint16_t)ncols, al);
 		}
 		free(al);
-	} else if (strcmp(t, "TableRow") == 0) {
+		break;
+	case T_TABLEROW:
 		if ((v = S_fbool(b, idx, "header", 0)) == -1)
 			return -1;
 		if (b->build) {
 			n = S_new(b, CMARK_NODE_TABLE_ROW, parent);
 			cmark_gfm_extensions_set_table_row_is_header(n, v);
 		}
-	} else {
-		static const struct { const char *name; cmark_node_type *type; }
-		    simple[] = {
-			{ "BlockQuote", NULL }, { "ThematicBreak", NULL },
-			{ "Item", NULL }, { "TableCell", &CMARK_NODE_TABLE_CELL },
-			{ "Emph", NULL }, { "Strong", NULL },
-			{ "Strikethrough", &CMARK_NODE_STRIKETHROUGH },
-			{ "SoftBreak", NULL }, { "LineBreak", NULL },
-		};
-		static const cmark_node_type core[] = {
-			CMARK_NODE_BLOCK_QUOTE, CMARK_NODE_THEMATIC_BREAK,
-			CMARK_NODE_ITEM, CMARK_NODE_NONE, CMARK_NODE_EMPH,
-			CMARK_NODE_STRONG, CMARK_NODE_NONE, CMARK_NODE_SOFTBREAK,
-			CMARK_NODE_LINEBREAK,
-		};
-
-		for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-			if (strcmp(t, simple[i].name) == 0)
-				break;
-		if (i == sizeof(simple) / sizeof(simple[0]))
-			return S_bad(b, "has unknown type '%s'", t);
+		break;
+	default:
 		if (b->build)
-			n = S_new(b, simple[i].type ? *simple[i].type : core[i],
-			    parent);
+			n = S_new(b,
+			    t == T_PARAGRAPH ? CMARK_NODE_PARAGRAPH :
+			    t == T_BLOCKQUOTE ? CMARK_NODE_BLOCK_QUOTE :
+			    t == T_THEMATICBREAK ? CMARK_NODE_THEMATIC_BREAK :
+			    t == T_ITEM ? CMARK_NODE_ITEM :
+			    t == T_TABLECELL ? CMARK_NODE_TABLE_CELL :
+			    t == T_EMPH ? CMARK_NODE_EMPH :
+			    t == T_STRONG ? CMARK_NODE_STRONG :
+			    t == T_STRIKETHROUGH ? CMARK_NODE_STRIKETHROUGH :
+			    t == T_SOFTBREAK ? CMARK_NODE_SOFTBREAK :
+			    CMARK_NODE_LINEBREAK, parent);
+		break;
 	}
 
 	if (nt->child != K_NONE) {
@@ -3148,7 +3233,6 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 		case LUA_TNIL:
 			break;
 		case LUA_TTABLE:
-			buf_printf(&b->path, " > %s.content", t);
 			rc = S_back_list(b, lua_gettop(L), nt->child, n,
 			    depth + 1, t);
 			break;
@@ -3159,44 +3243,39 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 		}
 		lua_pop(L, 1);
 	}
-out:
-	b->path.len = plen;
-	if (b->path.data)
-		b->path.data[plen] = '\0';
-	if (rc == 0) {
-		b->line = saved_line;
-		b->col = saved_col;
-	}
 	return rc;
 }
 
 static int
 S_back_list(struct S_back *b, int list, enum S_kind want, cmark_node *parent,
-    int depth, const char *ptype)
+    int depth, enum S_type ptype)
 {
-	size_t	 i, n = lua_rawlen(b->L, list), plen = b->path.len;
+	size_t	 i, n = lua_rawlen(b->L, list);
+	int	 top = b->top;
 
 	if (!lua_checkstack(b->L, 8))
 		return S_bad(b, "is nested too deeply");
 	for (i = 1; i <= n; i++) {
 		lua_rawgeti(b->L, list, (lua_Integer)i);
-		buf_printf(&b->path, "[%zu]", i);
+		b->top = depth;
+		b->at[depth].parent = ptype;
+		b->at[depth].index = i;
+		b->at[depth].idx = lua_gettop(b->L);
 		if (S_back_node(b, lua_gettop(b->L), want, parent, depth,
 		    ptype) == -1) {
 			lua_pop(b->L, 1);
 			return -1;
 		}
-		b->path.len = plen;
-		b->path.data[plen] = '\0';
 		lua_pop(b->L, 1);
 	}
+	b->top = top;
 	return 0;
 }
 
 /*
  * Protected: check the Document at index 2 (args: S_back lightuserdata,
- * doc) and, when building, put its blocks under a new holder node,
- * returned in b->holder through the third argument.
+ * doc, holder) and, when building, put its blocks under a new node
+ * stored in *holder.  Pushes 0 or -1.
  */
 static int
 S_back_doc(lua_State *L)
@@ -3219,11 +3298,9 @@ S_back_doc(lua_State *L)
 	if (lua_rawget(L, 2) != LUA_TTABLE) {
 		S_bad(b, "the Document has no content list");
 		rc = -1;
-	} else {
-		buf_puts(&b->path, "Document.content");
+	} else
 		rc = S_back_list(b, lua_gettop(L), K_BLOCK,
-		    b->build ? *holder : NULL, 1, "Document");
-	}
+		    b->build ? *holder : NULL, 1, T_DOCUMENT);
 	if (b->err.len > 0)
 		rc = -1;
 	lua_pushinteger(L, rc);
@@ -3297,9 +3374,17 @@ out:
 	return c;
 }
 
-/* Push a new function for filters/NAME.lua, or a message and -1. */
+/*
+ * Push a function for filters/NAME.lua, or a message and -1.  For a
+ * module, a new one each time.  For a filter (shared), the same
+ * function every time: one instance of a filter runs at a time, and
+ * setting its _ENV upvalue for the next one is all a new instance
+ * needs (functions made by the old instance see the new globals, but
+ * nothing keeps them past their run).
+ */
 static int
-S_push_chunk(struct filter_env *e, lua_State *L, const char *name)
+S_push_chunk(struct filter_env *e, lua_State *L, const char *name,
+    int shared)
 {
 	struct S_chunk *c = S_chunk_get(e, L, name);
 
@@ -3312,9 +3397,17 @@ S_push_chunk(struct filter_env *e, lua_State *L, const char *name)
 		lua_pushstring(L, c->err);
 		return -1;
 	}
+	if (shared && c->ref != 0) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+		return 0;
+	}
 	/* our own bytecode, from text compiled above */
 	if (luaL_loadbufferx(L, c->code, c->len, c->name, "b") != LUA_OK)
 		return -1;
+	if (shared) {
+		lua_pushvalue(L, -1);
+		c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
 	return 0;
 }
 
@@ -3323,6 +3416,10 @@ S_push_chunk(struct filter_env *e, lua_State *L, const char *name)
 static int
 S_state_new(struct filter_env *e)
 {
+	size_t	 i;
+
+	for (i = 0; i < e->nchunks; i++)
+		e->chunks[i].ref = 0;
 	if ((e->L = lua_newstate(S_alloc, e)) == NULL) {
 		diag_error(NULL, 0, 0, "filters: cannot create a Lua state");
 		return -1;
@@ -3412,7 +3509,7 @@ S_prepare(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->r_prelude);
 	lua_getfield(L, -1, "apply");
 	lua_remove(L, -2);
-	if (S_push_chunk(e, L, lua_tostring(L, 2)) == -1)
+	if (S_push_chunk(e, L, lua_tostring(L, 2), 1) == -1)
 		return lua_error(L);
 	S_push_sandbox(e, L, 0);
 	lua_setupvalue(L, -2, 1);
@@ -3511,14 +3608,17 @@ S_back(struct filter_env *e, int docidx, cmark_node **holder)
 		    "result: %s", e->fname, buf_cstr(&b.err));
 	}
 	buf_free(&b.err);
-	buf_free(&b.path);
 	buf_free(&b.tmp);
 	return rc;
 }
 
-/* Run one filter over the values at docidx and metaidx, replacing them. */
+/*
+ * Run one filter over the values at docidx and metaidx, replacing them;
+ * check the result unless the build that follows will (last).
+ */
 static int
-S_run_one(struct filter_env *e, const char *name, int docidx, int metaidx)
+S_run_one(struct filter_env *e, const char *name, int docidx, int metaidx,
+    int last)
 {
 	lua_State *L = e->L, *co;
 	size_t	 mem = S_memory(e);
@@ -3558,7 +3658,7 @@ S_run_one(struct filter_env *e, const char *name, int docidx, int metaidx)
 	e->running = 0;
 	e->cap = SIZE_MAX;
 	lua_pop(L, 1);
-	if (rc == 0)
+	if (rc == 0 && !last)
 		rc = S_back(e, docidx, NULL);
 	return rc;
 }
@@ -3636,7 +3736,7 @@ S_run(struct filter_env *e, const struct report *r, const struct yval *meta,
 	e->taken = xcalloc(e->norig + 1, 1);
 
 	for (i = 0; i < n && rc == 0; i++)
-		rc = S_run_one(e, names[i], docidx, metaidx);
+		rc = S_run_one(e, names[i], docidx, metaidx, i + 1 == n);
 	if (rc == 0 && !e->failed) {
 		if (S_back(e, docidx, &holder) == -1)
 			rc = -1;
