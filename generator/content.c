@@ -21,6 +21,7 @@
 #include "content.h"
 #include "diag.h"
 #include "frontmatter.h"
+#include "markdown.h"
 #include "pool.h"
 #include "util.h"
 #include "yval.h"
@@ -593,6 +594,10 @@ S_scan_one(void *ctx, size_t i, int worker)
 				*p = '-';
 	}
 	r->stats = S_stats(text + sp.body_off, len - sp.body_off);
+	/* Bodies cmark-gfm cannot render in bounded memory fail here, early. */
+	if (md_check(r->path, text + sp.body_off, len - sp.body_off,
+	    sp.body_line - 1) == -1)
+		rc = -1;
 	yval_free(y);
 	free(text);
 	if (rc == 0 && r->title && r->department && r->category && r->year)

@@ -16,6 +16,7 @@
 #include <cmark-gfm-core-extensions.h>
 
 #include "buf.h"
+#include "diag.h"
 #include "markdown.h"
 #include "util.h"
 
@@ -54,6 +55,92 @@ S_options(int unsafe_html)
 {
 	return CMARK_OPT_DEFAULT | CMARK_OPT_TABLE_PREFER_STYLE_ATTRIBUTES |
 	    (unsafe_html ? CMARK_OPT_UNSAFE : 0);
+}
+
+/*
+ * The columns of a GFM delimiter row ("|---|:--:|") ending the line
+ * [p, e), or 0.  Only the line's tail is read, so rows inside block
+ * quotes and list items ("> |---|") count too.
+ */
+static size_t
+S_delim_cols(const char *p, const char *e)
+{
+	const char *q = e;
+	size_t	 cols = 0, pipes = 0;
+	int	 dash = 0;
+
+	while (q > p && q[-1] != '\0' && strchr("|:- \t", q[-1]) != NULL)
+		q--;
+	for (; q < e; q++) {
+		if (*q == '|') {
+			pipes++;
+			cols += dash;
+			dash = 0;
+		} else if (*q == '-')
+			dash = 1;
+	}
+	cols += dash;
+	return pipes > 0 ? cols : 0;
+}
+
+/* Is the line blank, counting block-quote markers as blank? */
+static int
+S_blank(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (*p != ' ' && *p != '\t' && *p != '>')
+			return 0;
+	return 1;
+}
+
+int
+md_check(const char *path, const char *text, size_t len, int line_offset)
+{
+	const char *p = text, *end = text + len, *nl, *next;
+	size_t	 cols = 0, rows = 0, cells = 0, c;
+	int	 line = 0, tline = 0;
+
+	/* Lines end at \n, \r\n or a lone \r, as for cmark. */
+	for (; p < end; p = next) {
+		for (nl = p; nl < end && *nl != '\n' && *nl != '\r'; nl++)
+			;
+		next = nl;
+		if (next < end)
+			next += *next == '\r' && next + 1 < end &&
+			    next[1] == '\n' ? 2 : 1;
+		line++;
+		if (S_blank(p, nl)) {
+			cols = 0;
+			continue;
+		}
+		/* A wider delimiter row may start a new table: count anew. */
+		if ((c = S_delim_cols(p, nl)) > cols) {
+			cols = c;
+			rows = 1;	/* the header row is the line before */
+			cells += cols;
+			tline = line > 1 ? line - 1 : 1;
+		}
+		if (cols > 0) {
+			rows++;
+			cells += cols;
+		}
+		if (cols > MD_MAX_TABLE_COLUMNS) {
+			diag_error(path, tline + line_offset, 1, "table of %zu "
+			    "columns; the limit is %d", cols,
+			    MD_MAX_TABLE_COLUMNS);
+			return -1;
+		}
+		if (cells > MD_MAX_TABLE_CELLS) {
+			diag_error(path, tline + line_offset, 1, "tables too "
+			    "large: this one reaches %zu rows of %zu columns, "
+			    "and a report may hold %d table cells in all",
+			    rows, cols, MD_MAX_TABLE_CELLS);
+			diag_hint("split the table, or attach the data as a CSV "
+			    "file (attachments:)");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct cmark_node *

@@ -42,6 +42,22 @@ struct toc {
 	size_t	 n;
 };
 
+/*
+ * Limits that cmark-gfm 0.29 needs and does not enforce.  A GFM table
+ * pads every row to the header's column count, so a few kilobytes of
+ * "x|x|…" over many short lines make millions of cells (gigabytes of
+ * memory, minutes of time).  md_check() refuses a body whose tables
+ * could hold more than MD_MAX_TABLE_CELLS cells in all, or a table of
+ * more than MD_MAX_TABLE_COLUMNS columns.  It over-counts (a
+ * delimiter-like line in a code block counts) but never under-counts.
+ * Return 0, or -1 after diagnosing at path and the table's line
+ * (body line + line_offset).  Call it before md_parse() on untrusted
+ * text; content_scan() does, for every report.
+ */
+#define MD_MAX_TABLE_COLUMNS	200
+#define MD_MAX_TABLE_CELLS	1000000
+int	 md_check(const char *path, const char *text, size_t len,
+	    int line_offset);
 /* Parse Markdown; never fails (aborts on out-of-memory only). */
 struct cmark_node *md_parse(const char *text, size_t len, int unsafe_html);
 /* Render HTML of doc into out; collect headings into toc if non-NULL. */
