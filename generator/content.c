@@ -442,11 +442,19 @@ S_scan_one(void *ctx, size_t i, int worker)
 	long long year;
 	int	 rc = 0, known;
 	struct sha256 h;
+	struct stat st;
 
 	(void)worker;
 	r->path = sc->paths[i];
 	r->prev_year = r->next_year = NO_REPORT;
 	abs = path_join(sc->root, r->path);
+	/* Refuse by size before reading: a huge file must not fill memory. */
+	if (stat(abs, &st) == 0 && st.st_size > MAX_REPORT_BYTES) {
+		diag_error(r->path, 1, 1, "report is %lld bytes; the limit is "
+		    "%lld MiB", (long long)st.st_size, MAX_REPORT_BYTES >> 20);
+		free(abs);
+		return;
+	}
 	if (file_read(abs, &text, &len) == -1) {
 		diag_error(r->path, 0, 0, "cannot read: %s", strerror(errno));
 		free(abs);
