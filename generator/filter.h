@@ -40,8 +40,9 @@ struct filter_env;
 
 /*
  * A filter environment for one worker thread.  config and site (which
- * may be NULL) must outlive it; filters see them through `site`.
- * Return NULL if the Lua state cannot be made (diagnosed).
+ * may be NULL) must outlive it; filters see them through `site`.  The
+ * Lua state is made on first use, so an environment that never runs a
+ * filter costs nothing; never returns NULL.
  */
 struct filter_env *filter_env_new(const char *root, const struct config *,
 		    const struct site *);

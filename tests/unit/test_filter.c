@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cmark-gfm.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -468,6 +469,58 @@ test_errors(void)
 	    "got read-only view)");
 }
 
+/* Nodes of types the bridge does not know are kept as they were. */
+static void
+test_unknown(void)
+{
+	struct report r;
+	struct cmark_node *doc, *fn, *p;
+	struct buf html = { 0 };
+	char	*rv[2], *d;
+	int	 rc;
+
+	S_write("filters/reverse.lua",
+	    "return { Document = function(d)\n"
+	    "  local c, out = d.content, {}\n"
+	    "  for i = #c, 1, -1 do out[#out + 1] = c[i] end\n"
+	    "  assert(c[1].t == \"Unknown\" and c[1].kind == \"block\" and "
+	    "type(c[1].type) == \"string\")\n"
+	    "  d.content = out end }\n");
+	S_write("filters/twice.lua",
+	    "return { Document = function(d)\n"
+	    "  d.content[#d.content + 1] = d.content[#d.content] end }\n");
+	memset(&r, 0, sizeof(r));
+	r.path = "content/u.md";
+	r.body_line = 1;
+	r.filters = rv;
+	r.nfilters = 1;
+	rv[0] = "reverse";
+	doc = md_parse("para\n", 5, 0);
+	fn = cmark_node_new(CMARK_NODE_FOOTNOTE_DEFINITION);
+	p = cmark_node_new(CMARK_NODE_PARAGRAPH);
+	cmark_node_append_child(fn, p);
+	cmark_node_prepend_child(doc, fn);
+	diag_reset();
+	rc = filter_run(S_env, &r, NULL, doc);
+	CHECK("unknown node types are kept and can be moved", rc == 0 &&
+	    cmark_node_get_type(cmark_node_first_child(doc)) ==
+	    CMARK_NODE_PARAGRAPH &&
+	    cmark_node_last_child(doc) == fn &&
+	    cmark_node_first_child(fn) == p);
+	rv[0] = "twice";
+	rc = filter_run(S_env, &r, NULL, doc);
+	d = diag_collected_text();
+	CHECK("an unknown node cannot be used twice", rc == -1 &&
+	    strstr(d, "filters/twice.lua: invalid result: Document.content[3] "
+	    "is an Unknown node that appears twice") != NULL);
+	free(d);
+	md_render(doc, &html, NULL, 0);
+	CHECK("after a failed run the tree is still whole",
+	    strstr(buf_cstr(&html), "<p>para</p>") != NULL);
+	buf_free(&html);
+	md_free(doc);
+}
+
 /* Every way out of the sandbox ends in a diagnosed error. */
 static void
 test_sandbox(void)
@@ -550,6 +603,9 @@ test_sandbox(void)
 		{ "memory-rep", "local s = string.rep('x', 4000000, 'yy')",
 		  "filters/memory-rep.lua:2: out of memory (8388608 bytes per "
 		  "filter" },
+		{ "memory-rep-loop", "local t = {} for i = 1, 1e6 do t[i] = "
+		  "('x'):rep(50000) .. i end",
+		  "filters/memory-rep-loop.lua:2: out of memory" },
 		{ "memory-table", "local t = {} while true do t[#t + 1] = {} end",
 		  "filters/memory-table.lua:2: out of memory" },
 		{ "memory-concat", "local s = 'x' while true do s = s .. s end",
@@ -841,6 +897,7 @@ main(void)
 
 	test_api();
 	test_errors();
+	test_unknown();
 	test_sandbox();
 	test_patterns();
 	test_check_and_hash();
