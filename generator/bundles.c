@@ -357,8 +357,8 @@ bundles_count(const struct bundles *bd)
 /* ---- writing a zip ---- */
 
 /*
- * Write z's entries as the zip at rel in the staging directory, or in a
- * dry build only declare it.  size is what zip_size() promised, and
+ * Write the entries as the zip at rel in the staging directory, or in
+ * a dry build only declare it.  size is what zip_size() promised, and
  * the pages already show it: a different file is a bug in zip_size(),
  * reported as such.  Return 0 or -1 (diagnosed).
  */
@@ -389,7 +389,11 @@ S_write(struct bundles *bd, const char *rel, const struct zip_entry *e,
 		diag_error(NULL, 0, 0, "%s: %s", rel, buf_cstr(&err));
 		goto out;
 	}
-	if (stat(path, &st) == -1 || (long long)st.st_size != size) {
+	if (stat(path, &st) == -1) {
+		diag_error(NULL, 0, 0, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((long long)st.st_size != size) {
 		diag_error(NULL, 0, 0, "%s: %lld bytes written, %lld expected "
 		    "(a bug in zip_size)", rel, (long long)st.st_size, size);
 		goto out;
@@ -815,9 +819,9 @@ S_link(const struct S_sa *sa, const char *v, struct buf *out)
 }
 
 /*
- * A resource (src): data: stays, an attachment becomes a data: URI,
- * anything else would be fetched from the network or the file system
- * and goes.
+ * A resource (src): data: and fragments stay, an attachment becomes a
+ * data: URI, anything else would be fetched from the network or the
+ * file system and goes.
  */
 static int
 S_resource(const struct S_sa *sa, const char *v, struct buf *out)
@@ -826,9 +830,10 @@ S_resource(const struct S_sa *sa, const char *v, struct buf *out)
 	size_t	 len;
 	long	 k;
 
-	if (S_iprefix(v, "data:"))
+	/* "#id" is this document (an SVG <use>), fetched from nowhere. */
+	if (S_iprefix(v, "data:") || *v == '#')
 		return S_KEEP;
-	if (*v == '\0' || *v == '#' || S_has_scheme(v))
+	if (*v == '\0' || S_has_scheme(v))
 		return S_DROP;
 	k = S_resolve(sa, v, &target, &frag);
 	free(target);
