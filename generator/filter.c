@@ -3864,11 +3864,18 @@ filter_run(struct filter_env *e, const struct report *r,
 		    "sandbox could not be set up");
 		return -1;
 	}
+	/* a filter named twice (site and report) runs once, at its first place */
 	names = xcalloc(e->cfg->nfilters + r->nfilters, sizeof(*names));
-	for (i = 0; i < e->cfg->nfilters; i++)
-		names[n++] = e->cfg->filters[i];
-	for (i = 0; i < r->nfilters; i++)
-		names[n++] = r->filters[i];
+	for (i = 0; i < e->cfg->nfilters + r->nfilters; i++) {
+		const char *name = i < e->cfg->nfilters ? e->cfg->filters[i] :
+		    r->filters[i - e->cfg->nfilters];
+		size_t	 k;
+
+		for (k = 0; k < n && strcmp(names[k], name) != 0; k++)
+			;
+		if (k == n)
+			names[n++] = name;
+	}
 	rc = S_guarded(e, r, meta, doc, names, n);
 	free(names);
 	return rc;

@@ -14,10 +14,11 @@
  * and utf8, plus meta, site, report and the fazhi helpers; require
  * loads only other files in filters/.  Every filter instance has its
  * own globals and library tables, and strings' metatable is locked, so
- * one filter cannot change what another sees.  Per report, all of its
- * filters share an instruction budget and a memory cap (filter_limits
- * in site.yaml), enforced even against code that catches errors with
- * pcall, and a wall-clock safety net (filter_env_time_limit()).
+ * one filter cannot change what another sees.  A report's filters share
+ * an instruction budget, each filter run has a memory cap (filter_limits
+ * in site.yaml), both enforced even against code that catches errors
+ * with pcall, and a wall clock is the safety net for the rest
+ * (filter_env_time_limit()).
  *
  * Errors: a filter that fails or breaks a rule is diagnosed as
  *   content/x.md:LINE:COL: error: filters/NAME.lua:LINE: message
@@ -49,8 +50,9 @@ struct filter_env *filter_env_new(const char *root, const struct config *,
 void		 filter_env_free(struct filter_env *);
 
 /*
- * Load (once, cached) and run the site's filters, then the report's,
- * over doc, a tree from md_parse(); meta is the report's front matter
+ * Load (once, cached) and run the site's filters, then the report's
+ * (a name given twice runs once, at its first place), over doc, a tree
+ * from md_parse(); meta is the report's front matter
  * (or NULL).  With no filters, doc is not touched.  Return 0 on
  * success, -1 if a filter failed (diagnosed; doc is then left in a
  * valid but unspecified state).  Warnings from filters are diagnosed

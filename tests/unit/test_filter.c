@@ -207,6 +207,10 @@ test_api(void)
 	CHECK_STR("order: site filters in site.yaml order", r.html,
 	    "<p>xba</p>\n");
 	S_free_res(&r);
+	S_run(&r, "sa sb", "sb sa", "x\n");
+	CHECK_STR("order: a filter named twice runs once", r.html,
+	    "<p>xab</p>\n");
+	S_free_res(&r);
 
 	S_write("filters/order.lua",
 	    "local seen = {}\n"
