@@ -25,11 +25,11 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +98,6 @@ struct filter_env {
 	int		 n_base, n_string, n_table, n_math, n_utf8, n_fazhi;
 	/* the current run */
 	int		 running;	/* limits apply */
-	const struct report *rep;
 	const char	*path;		/* the report's path, for diagnostics */
 	const char	*fname;		/* the running filter */
 	long long	 budget;	/* instructions left */
@@ -3674,7 +3673,6 @@ S_run(struct filter_env *e, const struct report *r, const struct yval *meta,
 	int	 top = lua_gettop(L), docidx, metaidx, rc = 0;
 	size_t	 i;
 
-	e->rep = r;
 	e->path = r->path;
 	e->failed = e->warnings = 0;
 	e->exhausted = e->timeout = e->memout = 0;
@@ -3771,7 +3769,6 @@ out:
 	e->norig = 0;
 	yval_free(e->tmp_yval);
 	e->tmp_yval = NULL;
-	e->rep = NULL;
 	e->path = NULL;
 	e->fname = NULL;
 	return rc;
