@@ -20,7 +20,7 @@ copy_project() {
 }
 
 # ---- the sample site ----
-if "$FAZHI" build -C "$ROOT" -o "$tmp/site" --quiet --no-bundles \
+if "$FAZHI" build -C "$ROOT" -o "$tmp/site" --quiet \
     >"$tmp/build.out" 2>&1; then
 	pass "sample site builds"
 else
@@ -296,6 +296,9 @@ dp = load("department/市司法局.html")
 check("department feed alternate", any(r == "alternate" and t == "application/atom+xml" and
       urllib.parse.unquote(h) == "../department/市司法局.xml" for r, h, t in dp.rel), str(dp.rel))
 hp = load("index.html")
+dl = [h for _, _, h in hp.links if h == "downloads.html"]
+check("home links the downloads page, which exists",
+      dl and os.path.isfile(os.path.join(site, "downloads.html")))
 check("home meta", hp.meta.get("og:type") == "website" and hp.meta.get("SiteName") and
       "ArticleTitle" not in hp.meta)
 sys.exit(failed)
@@ -396,6 +399,9 @@ check("pager marks the current page", re.search(r'aria-current="page">2<', secon
 check("pager is a labelled nav", '<nav class="pager" aria-label="分页">' in second)
 count = len(re.findall(r'<li class="report-item">', second))
 check("two reports per page", count == 2, str(count))
+check("without bundles no page links downloads.html",
+      not any("downloads.html" in page(p) for p in ("index.html", "reports.html"))
+      and not os.path.exists(os.path.join(site, "downloads.html")))
 d1 = page("department/市司法局.html")
 check("department pages paginate", os.path.exists(os.path.join(site, "department/市司法局-2.html"))
       and urllib.parse.unquote(head_rel(d1, "next") or "") == "../department/市司法局-2.html")
