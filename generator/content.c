@@ -420,6 +420,50 @@ S_stats(const char *body, size_t len)
 	return start ? xstrndup(start, (size_t)(end - start)) : NULL;
 }
 
+struct S_key {
+	const struct yval *k;
+	size_t		 i;	/* position in the map */
+};
+
+static int
+S_key_cmp(const void *a, const void *b)
+{
+	const struct S_key *x = a, *y = b;
+	int	 c = strcmp(x->k->str, y->k->str);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Diagnose every key given again after its first appearance.  Sorted,
+ * not compared pairwise: front matter may hold up to 50000 keys (the
+ * YAML node limit), and comparing each with every other took minutes.
+ */
+static int
+S_duplicate_keys(const char *path, const struct yval *y)
+{
+	struct S_key *v;
+	size_t	 i;
+	int	 rc = 0;
+
+	if (y->n < 2)
+		return 0;
+	v = xcalloc(y->n, sizeof(*v));
+	for (i = 0; i < y->n; i++) {
+		v[i].k = y->keys[i];
+		v[i].i = i;
+	}
+	qsort(v, y->n, sizeof(*v), S_key_cmp);
+	for (i = 1; i < y->n; i++)
+		if (strcmp(v[i].k->str, v[i - 1].k->str) == 0) {
+			diag_error(path, v[i].k->line, v[i].k->col,
+			    "'%s' is set twice", v[i].k->str);
+			rc = -1;
+		}
+	free(v);
+	return rc;
+}
+
 struct S_scan {
 	const struct config *cfg;
 	const char	*root;
@@ -477,15 +521,11 @@ S_scan_one(void *ctx, size_t i, int worker)
 	}
 	r->body_off = sp.body_off;
 	r->body_line = sp.body_line;
+	if (S_duplicate_keys(r->path, y) == -1)
+		rc = -1;
 	for (k = 0; k < y->n; k++) {
 		const char *key = y->keys[k]->str;
 
-		for (j = 0; j < k; j++)
-			if (!strcmp(y->keys[j]->str, key)) {
-				diag_error(r->path, y->keys[k]->line,
-				    y->keys[k]->col, "'%s' is set twice", key);
-				rc = -1;
-			}
 		known = 0;
 		for (j = 0; S_fields[j]; j++)
 			if (!strcmp(S_fields[j], key))
