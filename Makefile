@@ -26,7 +26,7 @@ ASANOBJS := $(SRCS:generator/%.c=build/asan/%.o)
 HDRS	:= $(wildcard generator/*.h)
 UNITS	:= $(sort $(wildcard tests/unit/test_*.c))
 
-.PHONY: all site test deps bench fuzz clean check-deps
+.PHONY: all site test deps bench clean
 all: generator/fazhi
 
 # Install what is missing (as root), or say exactly what to install.
@@ -80,3 +80,6 @@ bench: deps
 
 clean:
 	rm -rf build generator/fazhi tests/out
+
+# `make fuzz`, `make fuzz-replay`: libFuzzer harnesses (clang), see tests/fuzz/README.md.
+include tests/fuzz/fuzz.mk
