@@ -27,6 +27,7 @@
 #include "yval.h"
 
 #define MAX_REPORT_BYTES (64LL << 20)
+#define MAX_ATTACHMENTS	1000	/* per report */
 
 static const char *const S_fields[] = {
 	"title", "department", "year", "category", "date", "source", "slug",
@@ -269,6 +270,12 @@ S_attachments(const char *root, struct report *r, const struct yval *v)
 	if (v->type != YV_SEQ) {
 		diag_error(r->path, v->line, v->col, "'attachments' must be a "
 		    "list of file names, e.g. attachments: [统计表.csv]");
+		return -1;
+	}
+	/* Each name is checked against the others: keep n small. */
+	if (v->n > MAX_ATTACHMENTS) {
+		diag_error(r->path, v->line, v->col, "'attachments' lists %zu "
+		    "files; the limit is %d", v->n, MAX_ATTACHMENTS);
 		return -1;
 	}
 	dir = xstrdup(r->path);
