@@ -1801,7 +1801,7 @@ static int
 S_yaml(lua_State *L)
 {
 	struct filter_env *e = S_env(L);
-	size_t	 len;
+	size_t	 len, bad, i, nl;
 	const char *text = luaL_checklstring(L, 1, &len);
 	int	 line = 0, col = 0, quiet = lua_type(L, 2) != LUA_TTABLE;
 
@@ -1809,6 +1809,20 @@ S_yaml(lua_State *L)
 		return S_stop(L);
 	if (!quiet)
 		S_node_pos(L, 2, &line, &col);
+	/* yval_parse would call it "front matter"; say what it is */
+	if ((bad = utf8_invalid_at(text, len)) != (size_t)-1) {
+		for (i = 0, nl = 0; i < bad; i++)
+			nl += text[i] == '\n';
+		if (!quiet) {
+			e->failed = 1;
+			diag_error(e->path ? e->path : "filters",
+			    line > 0 ? line + 1 + nl : 0, 0,
+			    "YAML text is not valid UTF-8");
+		}
+		luaL_pushfail(L);
+		lua_pushfstring(L, "line %d: not valid UTF-8", (int)nl + 1);
+		return 2;
+	}
 	if (quiet) {
 		buf_reset(&e->scratch);
 		if (!S_yaml_quiet_ok(text, len, &e->scratch)) {

@@ -319,6 +319,11 @@ test_api(void)
 	    r.rc == -1 && strstr(r.diag, "content/t.md:") != NULL &&
 	    strstr(r.diag, "content/t.md:9:") != NULL);
 	S_free_res(&r);
+	S_run(&r, "", "yaml", "```\nok: 1\nbad: \xff\n```\n");
+	CHECK("fazhi.yaml: invalid UTF-8, at its line", r.rc == -1 &&
+	    strstr(r.diag, "content/t.md:6: error: YAML text is not valid "
+	    "UTF-8\n") != NULL);
+	S_free_res(&r);
 
 	S_write("filters/mod.lua", "return { twice = function(s) "
 	    "return s .. s end }\n");
