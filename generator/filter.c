@@ -4,9 +4,10 @@
  *
  * Shape of a run (filter_run): the report's cmark tree becomes Lua
  * tables; each filter, site's first, runs as one coroutine over them
- * (prelude `apply`: Meta hook, bottom-up walk, Document hook); after
- * each one the result is checked in C, so a bad node is blamed on the
- * filter that made it; at the end the tables become a new cmark tree.
+ * (prelude `apply`: Meta hook, bottom-up walk, Document hook); the
+ * result of each is checked in C before the next runs, so a bad node
+ * is blamed on the filter that made it; the last one's is checked as
+ * the tables become a new cmark tree.
  *
  * Limits.  The count hook spends the report's instruction budget and
  * yields the coroutine when it is gone; the coroutine is never resumed
@@ -14,7 +15,8 @@
  * (inside a metamethod or a sort comparator) the hook raises an error
  * instead, and the sandbox's pcall and xpcall pass errors on once the
  * run is stopped or out of memory.  The allocator refuses growth past
- * the cap.  C library functions whose cost does not follow from memory
+ * the cap, which is set for each filter's run and lifted for the C
+ * side's own work.  C library functions whose cost does not follow from memory
  * (string.rep of an empty string, table.move over a huge range, pattern
  * backtracking) charge the budget themselves; the pattern functions
  * are this file's own matcher, with Lua's syntax and results, that
