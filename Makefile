@@ -26,7 +26,7 @@ ASANOBJS := $(SRCS:generator/%.c=build/asan/%.o)
 HDRS	:= $(wildcard generator/*.h)
 UNITS	:= $(sort $(wildcard tests/unit/test_*.c))
 
-.PHONY: all site test deps bench clean
+.PHONY: all site test deps bench bench-1m clean
 all: generator/fazhi
 
 # Install what is missing (as root), or say exactly what to install.
@@ -74,9 +74,23 @@ test: deps
 	$(MAKE) generator/fazhi build/asan/fazhi $(UNITBINS)
 	bash tests/run.sh
 
+BENCHBINS := $(patsubst tests/bench/%.c,build/bench/%,$(wildcard tests/bench/bundle_bench.c tests/bench/filter_bench.c tests/bench/template_bench.c))
+
+build/bench:
+	mkdir -p $@
+
+# The micro-benchmarks link the generator's modules, like the unit tests.
+build/bench/%: tests/bench/%.c $(filter-out build/release/main.o,$(OBJS)) | build/bench
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out build/release/main.o,$(OBJS)) $(LDLIBS)
+
 bench: deps
-	$(MAKE) generator/fazhi
+	$(MAKE) generator/fazhi $(BENCHBINS)
 	bash tests/bench/run.sh
+
+# A million generated reports, Fazhi only (needs about 52 GB free in /var/tmp).
+bench-1m: deps
+	$(MAKE) generator/fazhi
+	BENCH_SIZES=1000000 bash tests/bench/run.sh --fazhi-only
 
 clean:
 	rm -rf build generator/fazhi tests/out
