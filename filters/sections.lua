@@ -13,9 +13,9 @@
 --
 -- The first five are the items of the 2019 《法治政府建设与责任落实督察
 -- 工作规定》; many reports use the three-part form (主要举措及成效 /
--- 存在问题 / 下一步工作思路).  Heading id: the section id (measures);
--- section element id: sec-measures.  Other h2 sections are wrapped too,
--- with heading ids section-N.
+-- 存在问题 / 下一步工作思路).  The heading keeps the id its text gives
+-- (fazhi.slug); the section element's id is sec-<kind> (sec-measures).
+-- Other h2 sections are wrapped too, without an id of their own.
 --
 -- site.yaml can require sections per category:
 --   sections:
@@ -60,7 +60,7 @@ local function attr(s) return fazhi.escape(s) end
 return {
 	Document = function(doc)
 		local out, found, used = {}, {}, {}
-		local current, n = nil, 0
+		local current = nil
 		local function unique(id)
 			local k, try = 1, id
 			while used[try] do k = k + 1; try = id .. "-" .. k end
@@ -71,15 +71,16 @@ return {
 			if b.t == "Heading" and b.level <= 2 then
 				current = nil
 				if b.level == 2 then
-					n = n + 1
 					local kind = classify(fazhi.stringify(b))
 					local hid, sid
+					-- The heading keeps the id its text gives it (Chinese,
+					-- readable in links); the section is named by its kind.
+					hid = b.id or unique(fazhi.slug(fazhi.stringify(b)))
+					if kind and not found[kind] then
+						sid = "sec-" .. kind
+					end
 					if kind then
 						found[kind] = found[kind] or b
-						hid = unique(kind)
-						sid = "sec-" .. hid
-					else
-						hid = b.id or unique("section-" .. n)
 					end
 					b.id = hid
 					local open = '<section' ..

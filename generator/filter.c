@@ -1719,6 +1719,20 @@ S_build_site(lua_State *L)
 /* ---- fazhi helpers written in C ---- */
 
 /* fazhi.escape(s): HTML-escaped text, through the one escaper. */
+/* fazhi.slug(text): the heading id md_render() would give this text. */
+static int
+S_slug(lua_State *L)
+{
+	size_t	 len;
+	const char *t = luaL_checklstring(L, 1, &len);
+	struct buf b = { 0 };
+
+	md_slug(t, len, &b);
+	lua_pushlstring(L, buf_cstr(&b), b.len);
+	buf_free(&b);
+	return 1;
+}
+
 static int
 S_escape(lua_State *L)
 {
@@ -2535,6 +2549,8 @@ S_setup(lua_State *L)
 	lua_setfield(L, -2, "escape");
 	lua_pushcfunction(L, S_yaml);
 	lua_setfield(L, -2, "yaml");
+	lua_pushcfunction(L, S_slug);
+	lua_setfield(L, -2, "slug");
 	lua_pushcfunction(L, S_warn);
 	lua_setfield(L, -2, "warn");
 	lua_pushcfunction(L, S_error);

@@ -242,6 +242,12 @@ struct S_id {
 	int	 next;
 };
 
+void
+md_slug(const char *text, size_t len, struct buf *out)
+{
+	S_slugify(text, len, out);
+}
+
 struct S_render {
 	struct buf	*out;
 	struct toc	*toc;
@@ -416,10 +422,11 @@ S_block(struct S_render *st, cmark_node *n, int depth)
 	if (S_table != NULL && cmark_node_get_syntax_extension(n) == S_table &&
 	    strcmp(cmark_node_get_type_string(n), "table") == 0) {
 		st->tables++;
-		buf_printf(st->out, "<div class=\"table-wrap\" role=\"region\" "
+		/* A labelled, focusable region, so keyboards can scroll it. */
+		buf_printf(st->out, "<section class=\"table-wrap\" "
 		    "tabindex=\"0\" aria-label=\"表格%zu\">\n", st->tables);
 		S_cmark_html(st, n);
-		buf_puts(st->out, "</div>\n");
+		buf_puts(st->out, "</section>\n");
 		return;
 	}
 	S_cmark_html(st, n);

@@ -66,6 +66,8 @@ void	 md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 /* Plain text of a node's inline content (for titles, ids, stringify). */
 void	 md_text(struct cmark_node *, struct buf *out);
 void	 md_free(struct cmark_node *doc);
+/* The id md_render() derives from heading text (before de-duplication). */
+void	 md_slug(const char *text, size_t len, struct buf *out);
 void	 toc_free(struct toc *);
 /* The cmark-gfm extension list for parsers made elsewhere (tests). */
 void	*md_extensions(void);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "content.h"
 #include "diag.h"
+#include "filter.h"
 #include "frontmatter.h"
 #include "links.h"
 #include "markdown.h"
@@ -33,6 +34,7 @@
 #include "yval.h"
 
 struct S_worker {
+	struct filter_env *filter;
 	struct tmpl_env	*tmpl;
 	int		 site_ref;	/* the cached `site` table in tmpl's Lua state */
 	struct buf	 html;		/* reused between pages */
@@ -56,6 +58,7 @@ struct S_ctx {
 	size_t		 pages;
 	size_t		 reused;	/* report pages linked from the cache */
 	unsigned char	 site_hash[32];	/* see S_site_hash */
+	unsigned char	 index_hash[32];	/* every report's metadata */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
@@ -310,7 +313,7 @@ S_site_hash(const struct page_opts *o, unsigned char out[32])
 
 static void
 S_report_key(const struct page_opts *o, const unsigned char ctx_site_hash[32],
-    size_t i, unsigned char key[32])
+    const unsigned char ctx_index_hash[32], size_t i, unsigned char key[32])
 {
 	const struct site *s = o->site;
 	const struct report *r = &s->reports[i];
@@ -321,6 +324,9 @@ S_report_key(const struct page_opts *o, const unsigned char ctx_site_hash[32],
 	sha256_init(&h);
 	sha256_update(&h, o->global, 32);
 	sha256_update(&h, ctx_site_hash, 32);
+	/* Filters see the whole index (site.reports): then all of it counts. */
+	if (o->cfg->nfilters + r->nfilters > 0)
+		sha256_update(&h, ctx_index_hash, 32);
 	sha256_update(&h, r->hash, 32);
 	for (k = 0; k < g->n; k++)
 		S_hash_summary(&h, s, &s->reports[g->reports[k]]);
@@ -348,7 +354,7 @@ S_report(void *arg, size_t i, int worker)
 	unsigned char key[32];
 	int	 pending = 0;		/* bundles: standalone page to render */
 
-	S_report_key(o, ctx->site_hash, i, key);
+	S_report_key(o, ctx->site_hash, ctx->index_hash, i, key);
 	for (k = 0; k < r->nattachments; k++) {
 		char *src = path_join(o->root, r->attachments[k].src);
 
@@ -376,6 +382,14 @@ S_report(void *arg, size_t i, int worker)
 	}
 	doc = md_parse(text + r->body_off, len - r->body_off,
 	    o->cfg->unsafe_html);
+	if (o->cfg->nfilters + r->nfilters > 0) {
+		struct fm_split sp;
+		struct yval *meta = fm_parse(r->path, text, len, &sp);
+
+		if (meta == NULL || filter_run(w->filter, r, meta, doc) == -1)
+			ctx->failed = 1;
+		yval_free(meta);
+	}
 	buf_reset(&w->body);
 	md_render(doc, &w->body, &toc, o->cfg->unsafe_html);
 
@@ -756,7 +770,7 @@ S_sitemap(struct S_ctx *ctx)
 	}
 	for (i = 0; i < s->n; i++)
 		S_sitemap_url(&b, base, s->reports[i].url, s->reports[i].date);
-	if (o->bundles)
+	if (o->bundles && tmpl_exists(o->tmpl, "downloads.html"))
 		S_sitemap_url(&b, base, "downloads.html", NULL);
 	buf_puts(&b, "</urlset>\n");
 	rc = out_write(o->out, "sitemap.xml", b.data, b.len);
@@ -872,6 +886,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		lua_State *L;
 
 		ctx.w[i].tmpl = tmpl_env_new(o->tmpl);
+		ctx.w[i].filter = filter_env_new(o->root, o->cfg, o->site);
 		L = tmpl_lua(ctx.w[i].tmpl);
 		S_push_site(L, o);
 		ctx.w[i].site_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -918,6 +933,14 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	}
 	ctx.total = s->n;
 	S_site_hash(o, ctx.site_hash);
+	{
+		struct sha256 h;
+
+		sha256_init(&h);
+		for (i = 0; i < s->n; i++)
+			S_hash_summary(&h, s, &s->reports[i]);
+		sha256_final(&h, ctx.index_hash);
+	}
 	if (o->bundles)
 		ctx.bd = bundles_new(s, o->cfg, o->root, o->tmpl, o->out,
 		    o->links);
@@ -962,6 +985,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	st->reused = ctx.reused;
 	for (i = 0; i < (size_t)nw; i++) {
 		tmpl_env_free(ctx.w[i].tmpl);
+		filter_env_free(ctx.w[i].filter);
 		buf_free(&ctx.w[i].html);
 		buf_free(&ctx.w[i].body);
 	}

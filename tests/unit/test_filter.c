@@ -272,12 +272,12 @@ test_api(void)
 	    "  fazhi.BlockQuote(\"q\"), fazhi.ThematicBreak(), "
 	    "fazhi.CodeBlock(\"x\\n\", \"lua\") } end }\n");
 	S_html("constructors: tables, lists, inlines, blocks", "build", "x\n",
-	    "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" "
+	    "<section class=\"table-wrap\" tabindex=\"0\" "
 	    "aria-label=\"表格1\">\n<table>\n<thead>\n<tr>\n"
 	    "<th style=\"text-align: center\">h1</th>\n<th>h2</th>\n</tr>\n"
 	    "</thead>\n<tbody>\n<tr>\n<td style=\"text-align: center\">"
 	    "<strong>x</strong></td>\n<td>y</td>\n</tr>\n</tbody>\n</table>\n"
-	    "</div>\n<ol start=\"3\">\n<li>one</li>\n<li>two</li>\n</ol>\n"
+	    "</section>\n<ol start=\"3\">\n<li>one</li>\n<li>two</li>\n</ol>\n"
 	    "<p><del>old</del><br />\n<a href=\"https://a.cn/?q=%3C\">l</a>"
 	    "<code>c</code></p>\n<blockquote>\n<p>q</p>\n</blockquote>\n"
 	    "<hr />\n<pre><code class=\"language-lua\">x\n</code></pre>\n");
@@ -290,11 +290,11 @@ test_api(void)
 	S_html("tables: kept, edited or deleted", "tables",
 	    "| a | b |\n|---|--:|\n| 1 | 2 |\n| 3 | 4 |\n\n"
 	    "| drop |\n|---|\n| x |\n",
-	    "<div class=\"table-wrap\" role=\"region\" tabindex=\"0\" "
+	    "<section class=\"table-wrap\" tabindex=\"0\" "
 	    "aria-label=\"表格1\">\n<table>\n<thead>\n<tr>\n<th>H</th>\n"
 	    "<th style=\"text-align: right\">b</th>\n</tr>\n</thead>\n"
 	    "<tbody>\n<tr>\n<td>3</td>\n<td style=\"text-align: right\">4</td>\n"
-	    "</tr>\n</tbody>\n</table>\n</div>\n");
+	    "</tr>\n</tbody>\n</table>\n</section>\n");
 
 	S_write("filters/walk.lua",
 	    "return { BlockQuote = function(q)\n"
