@@ -352,6 +352,7 @@ S_report(void *arg, size_t i, int worker)
 	size_t	 len, k;
 	const struct report *pr;
 	unsigned char key[32];
+	int	 filtered;
 	int	 pending = 0;		/* bundles: standalone page to render */
 
 	S_report_key(o, ctx->site_hash, ctx->index_hash, i, key);
@@ -382,7 +383,8 @@ S_report(void *arg, size_t i, int worker)
 	}
 	doc = md_parse(text + r->body_off, len - r->body_off,
 	    o->cfg->unsafe_html);
-	if (o->cfg->nfilters + r->nfilters > 0) {
+	filtered = o->cfg->nfilters + r->nfilters > 0;
+	if (filtered) {
 		struct fm_split sp;
 		struct yval *meta = fm_parse(r->path, text, len, &sp);
 
@@ -475,9 +477,19 @@ S_report(void *arg, size_t i, int worker)
 	 * Their errors are counted by diag, so the build still goes on to
 	 * links_finish() and reports every broken link at once.
 	 */
-	if (S_render(ctx, w, "report.html", r->out) == 0 && o->links)
-		links_check_report(o->links, i, text, len, doc, w->html.data,
+	if (S_render(ctx, w, "report.html", r->out) == 0 && o->links) {
+		/*
+		 * Filters rebuild the nodes they touch, which loses source
+		 * positions: check the links as written, in a fresh parse.
+		 */
+		cmark_node *src = filtered ? md_parse(text + r->body_off,
+		    len - r->body_off, o->cfg->unsafe_html) : doc;
+
+		links_check_report(o->links, i, text, len, src, w->html.data,
 		    w->html.len);
+		if (src != doc)
+			md_free(src);
+	}
 	md_free(doc);
 	free(text);
 	S_progress(ctx);
