@@ -16,6 +16,7 @@
 // - every font-size and line-spacing button, the keyboard path to them,
 //   the choice surviving a navigation and a later visit, and being on
 //   <html> before <body> is parsed (so before first paint);
+// - storage refused, and a choice reaching another open tab;
 // - with no stored choice the system's dark and more-contrast preferences;
 //   with JavaScript off the controls hidden and the page readable in the
 //   system's preference;
@@ -576,6 +577,44 @@ async function persistence(browser, base, home, other) {
 	await later.close();
 }
 
+// Storage refused (some private windows, strict settings): the page still
+// works and the buttons still switch, for this page.  And a choice made in
+// one tab reaches another open tab.
+async function storage(browser, base, home) {
+	const ctx = await browser.newContext({ viewport: DESKTOP });
+	await ctx.addInitScript(() => {
+		const no = () => { throw new DOMException('refused', 'SecurityError'); };
+		Storage.prototype.getItem = no;
+		Storage.prototype.setItem = no;
+	});
+	const page = await open(ctx);
+	await check('storage refused: page works, buttons switch', async () => {
+		await go(page, base, home);
+		await openControls(page);
+		const why = await choose(page, 'theme', 'dark');
+		if (why)
+			return why;
+		return page.problems.length ? page.problems.join('; ') : null;
+	});
+	await ctx.close();
+
+	const shared = await browser.newContext({ viewport: DESKTOP });
+	const a = await open(shared), b = await open(shared);
+	await check('choice in one tab reaches another tab', async () => {
+		await go(a, base, home);
+		await go(b, base, home);
+		await openControls(a);
+		await choose(a, 'theme', 'contrast');
+		await choose(a, 'font-size', '175');
+		await b.waitForFunction(() => document.documentElement.dataset.theme === 'contrast' &&
+		    document.documentElement.dataset.fontSize === '175', null, { timeout: 5000 });
+		const s = await state(b);
+		return s.pressed.includes('data-set-theme=contrast') ? null :
+		    `pressed in the other tab: ${s.pressed.join(', ')}`;
+	});
+	await shared.close();
+}
+
 async function system(browser, base, home, shots) {
 	const cases = [
 		['system dark preference followed', { colorScheme: 'dark' }, 'dark'],
@@ -746,6 +785,7 @@ async function main() {
 		await sizes(browser, base, home);
 		await keyboard(browser, base, home);
 		await persistence(browser, base, home, withTable);
+		await storage(browser, base, home);
 		await system(browser, base, home, shots);
 		await noScript(browser, base, [home, withTable], shots, pal);
 		await modeMatrix(browser, base, reps, shots);
