@@ -136,6 +136,16 @@ zstore_stats(struct zstore *zs, struct zstore_stats *st)
 	pthread_mutex_unlock(&zs->mu);
 }
 
+static void
+S_sha(const void *data, size_t len, uint8_t sha[32])
+{
+	struct sha256	 ctx;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, data, len);
+	sha256_final(&ctx, sha);
+}
+
 static size_t
 S_bucket(const struct zstore *zs, const uint8_t sha[32])
 {
@@ -236,6 +246,9 @@ S_pread_all(int fd, unsigned char *p, size_t len, long long off)
 	return 0;
 }
 
+static void	 S_place(struct zstore *, struct zblob *, unsigned char *,
+		    const void *);
+
 /*
  * Compress data into b, outside the mutex: the slow part, which is why
  * workers can run it in parallel.
@@ -246,8 +259,7 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 	struct libdeflate_compressor *c = NULL;
 	unsigned char	*out = NULL;
 	size_t		 clen = 0;
-	long long	 off = -1;
-	int		 level, spill;
+	int		 level;
 
 	pthread_mutex_lock(&zs->mu);
 	level = zs->level;
@@ -279,8 +291,8 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 		out = NULL;
 	}
 
-	pthread_mutex_lock(&zs->mu);
 	if (c != NULL) {
+		pthread_mutex_lock(&zs->mu);
 		if (zs->nidle == zs->idlecap) {
 			zs->idlecap = zs->idlecap ? 2 * zs->idlecap : 4;
 			zs->idle = xrealloc(zs->idle,
@@ -288,7 +300,23 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 		}
 		zs->idle[zs->nidle++] = c;
 		zs->st.compressions++;
+		pthread_mutex_unlock(&zs->mu);
 	}
+	S_place(zs, b, out, out != NULL ? NULL : data);
+}
+
+/*
+ * Keep b->csize bytes of b: out (malloc'd, taken over) or, when out is
+ * NULL, a copy of data; in the spill file when the store says so.
+ */
+static void
+S_place(struct zstore *zs, struct zblob *b, unsigned char *out,
+    const void *data)
+{
+	long long	 off = -1;
+	int		 spill;
+
+	pthread_mutex_lock(&zs->mu);
 	spill = zs->spill_dir != NULL && b->csize > 0 &&
 	    ((size_t)b->csize > zs->spill_min ||
 	     zs->mem_used + (size_t)b->csize > zs->mem_cap);
@@ -312,24 +340,23 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 		pthread_mutex_unlock(&zs->mu);
 	}
 	if (out != NULL)
-		b->mem = xrealloc(out, clen);
-	else if (len > 0) {
-		b->mem = xmalloc(len);
-		memcpy(b->mem, data, len);
+		b->mem = xrealloc(out, (size_t)b->csize);
+	else if (b->csize > 0) {
+		b->mem = xmalloc((size_t)b->csize);
+		memcpy(b->mem, data, (size_t)b->csize);
 	}
 }
 
-const struct zblob *
-zstore_add(struct zstore *zs, const void *data, size_t len)
+/*
+ * The blob with this SHA-256, waiting while another thread fills it;
+ * or a new, empty one (*fresh set) that the caller fills and passes to
+ * S_ready().
+ */
+static struct zblob *
+S_lookup(struct zstore *zs, const uint8_t sha[32], size_t len, int *fresh)
 {
-	struct sha256	 ctx;
 	struct zblob	*b;
-	uint8_t		 sha[32];
 	size_t		 k;
-
-	sha256_init(&ctx);
-	sha256_update(&ctx, data, len);
-	sha256_final(&ctx, sha);
 
 	pthread_mutex_lock(&zs->mu);
 	zs->st.adds++;
@@ -341,6 +368,7 @@ zstore_add(struct zstore *zs, const void *data, size_t len)
 		while (!b->ready)
 			pthread_cond_wait(&zs->done, &zs->mu);
 		pthread_mutex_unlock(&zs->mu);
+		*fresh = 0;
 		return b;
 	}
 	b = xcalloc(1, sizeof(*b));
@@ -354,20 +382,133 @@ zstore_add(struct zstore *zs, const void *data, size_t len)
 	zs->tab[k] = b;
 	zs->st.blobs++;
 	pthread_mutex_unlock(&zs->mu);
+	*fresh = 1;
+	return b;
+}
 
-	S_compress(zs, b, data, len);
-
+static void
+S_ready(struct zstore *zs, struct zblob *b, int raw)
+{
 	pthread_mutex_lock(&zs->mu);
 	b->ready = 1;
 	if (b->method == 0)
 		zs->st.stored++;
 	if (b->spilled)
 		zs->st.spilled++;
+	if (raw)
+		zs->st.raw++;
 	zs->st.bytes_in += b->usize;
 	zs->st.bytes_out += b->csize;
 	pthread_cond_broadcast(&zs->done);
 	pthread_mutex_unlock(&zs->mu);
+}
+
+const struct zblob *
+zstore_add(struct zstore *zs, const void *data, size_t len)
+{
+	struct zblob	*b;
+	uint8_t		 sha[32];
+	int		 fresh;
+
+	S_sha(data, len, sha);
+	b = S_lookup(zs, sha, len, &fresh);
+	if (fresh) {
+		S_compress(zs, b, data, len);
+		S_ready(zs, b, 0);
+	}
 	return b;
+}
+
+const struct zblob *
+zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
+    size_t usize)
+{
+	struct libdeflate_decompressor *d;
+	enum libdeflate_result r;
+	struct zblob	*b;
+	unsigned char	*data = NULL;
+	const void	*plain = raw;
+	uint8_t		 sha[32];
+	size_t		 got = 0;
+	int		 fresh;
+
+	if (method == 8) {
+		if ((d = libdeflate_alloc_decompressor()) == NULL) {
+			fprintf(stderr, "fazhi: out of memory\n");
+			abort();
+		}
+		data = xmalloc(usize + 1);
+		r = libdeflate_deflate_decompress(d, raw, rawlen, data, usize,
+		    &got);
+		libdeflate_free_decompressor(d);
+		if (r != LIBDEFLATE_SUCCESS || got != usize) {
+			free(data);
+			return NULL;
+		}
+		plain = data;
+	} else if (method != 0 || rawlen != usize)
+		return NULL;
+	S_sha(plain, usize, sha);
+	b = S_lookup(zs, sha, usize, &fresh);
+	if (fresh) {
+		b->crc = libdeflate_crc32(0, plain, usize);
+		b->method = method;
+		pthread_mutex_lock(&zs->mu);
+		b->level = zs->level;
+		pthread_mutex_unlock(&zs->mu);
+		b->csize = (long long)rawlen;
+		S_place(zs, b, NULL, raw);
+		S_ready(zs, b, 1);
+	}
+	free(data);
+	return b;
+}
+
+int
+zblob_raw(const struct zblob *b, struct buf *out)
+{
+	buf_grow(out, (size_t)b->csize);
+	if (b->spilled) {
+		if (S_pread_all(b->zs->spill_fd, (unsigned char *)out->data +
+		    out->len, (size_t)b->csize, b->off) == -1)
+			return -1;
+		out->len += (size_t)b->csize;
+		out->data[out->len] = '\0';
+	} else
+		buf_put(out, b->mem, (size_t)b->csize);
+	return b->method;
+}
+
+void
+zstore_fingerprint(struct zstore *zs, char out[65])
+{
+	static const char probe[] =
+	    "<p>2023年，市司法局深入贯彻习近平法治思想，全面落实新修订的《中华"
+	    "人民共和国行政复议法》，统筹推进法治政府建设。</p>\n<table><tr><td>"
+	    "收到申请</td><td>3125</td></tr><tr><td>受理</td><td>2847</td></tr>"
+	    "</table>\n<p>2023年，市司法局深入贯彻习近平法治思想。</p>\n";
+	struct libdeflate_compressor *c;
+	struct sha256	 ctx;
+	unsigned char	 buf[sizeof(probe) * 2];
+	uint8_t		 sha[32];
+	size_t		 n;
+	int		 level;
+
+	pthread_mutex_lock(&zs->mu);
+	level = zs->level;
+	pthread_mutex_unlock(&zs->mu);
+	if ((c = libdeflate_alloc_compressor(level)) == NULL) {
+		fprintf(stderr, "fazhi: out of memory\n");
+		abort();
+	}
+	n = libdeflate_deflate_compress(c, probe, sizeof(probe) - 1, buf,
+	    sizeof(buf));
+	libdeflate_free_compressor(c);
+	sha256_init(&ctx);
+	sha256_update(&ctx, &level, sizeof(level));
+	sha256_update(&ctx, buf, n);
+	sha256_final(&ctx, sha);
+	hex_encode(sha, 32, out);
 }
 
 long long

@@ -71,6 +71,24 @@ void		 zstore_tune(struct zstore *, int level,
  */
 const struct zblob *zstore_add(struct zstore *, const void *data, size_t len);
 
+/*
+ * Add a blob from the form a zip holds it in: raw, as zblob_raw() gave
+ * it (method 8: raw deflate, 0: stored), usize bytes once inflated.
+ * It is not compressed again, so an incremental build can keep the
+ * compressed bytes of an unchanged file from the build before.  The
+ * zips are those a zstore_add() of the plain bytes would give only if
+ * the earlier store had the same zstore_fingerprint(): check it.
+ * Return NULL if raw does not inflate to exactly usize bytes.
+ * Thread-safe.
+ */
+const struct zblob *zstore_add_raw(struct zstore *, const void *raw,
+		    size_t rawlen, int method, size_t usize);
+/*
+ * What decides the compressed bytes: the deflate level and the
+ * libdeflate in use (a probe is compressed to tell), as SHA-256 hex.
+ */
+void		 zstore_fingerprint(struct zstore *, char out[65]);
+
 /* Release the store, its blobs and its spill file. */
 void		 zstore_free(struct zstore *);
 
@@ -81,6 +99,7 @@ struct zstore_stats {
 	long long	 compressions;	/* deflate runs (blobs of 2+ bytes) */
 	long long	 stored;	/* blobs kept uncompressed */
 	long long	 spilled;	/* blobs in the spill file */
+	long long	 raw;		/* blobs added compressed (zstore_add_raw) */
 	long long	 bytes_in;	/* uncompressed bytes of the blobs */
 	long long	 bytes_out;	/* compressed bytes of the blobs */
 };
@@ -92,6 +111,12 @@ long long	 zblob_size(const struct zblob *);
 long long	 zblob_compressed_size(const struct zblob *);
 /* SHA-256 of the uncompressed bytes, lowercase hex. */
 void		 zblob_sha256_hex(const struct zblob *, char out[65]);
+/*
+ * Append the bytes a zip holds for the blob to out; return the zip
+ * method (8 deflated, 0 stored), or -1 if the spill file cannot be
+ * read.
+ */
+int		 zblob_raw(const struct zblob *, struct buf *out);
 
 struct zip_entry {
 	const char		*name;	/* path inside the zip, '/'-separated */

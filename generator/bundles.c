@@ -72,6 +72,7 @@ struct bundles {
 	int		 standalone;	/* the theme has standalone.html */
 	char		*css;		/* the theme's CSS, inlined */
 	char		 css_hex[65];	/* its SHA-256 */
+	char		 zfp[65];	/* zstore_fingerprint() */
 	long long	 epoch;		/* SOURCE_DATE_EPOCH, or -1 */
 	char		*base_path;	/* the base_url's path: "/" or "/fzzf/" */
 	struct zstore	*zs;
@@ -283,6 +284,7 @@ bundles_new(const struct site *s, const struct config *cfg, const char *root,
 	/* Spill big blobs beside the output, never into memory without bound. */
 	bd->zs = zstore_new(bd->dry ? (getenv("TMPDIR") ? getenv("TMPDIR") :
 	    "/tmp") : out_staging(out));
+	zstore_fingerprint(bd->zs, bd->zfp);
 	bd->rep = xcalloc(s->n + 1, sizeof(*bd->rep));
 	for (i = 0; i < s->n; i++) {
 		const struct report *r = &s->reports[i];
@@ -471,8 +473,8 @@ S_add_manifest(struct bundles *bd, struct zip_entry *e, size_t *n,
  * page shows them.
  */
 static int
-S_report_finish(struct bundles *bd, size_t i, const char *html,
-    size_t htmllen, unsigned char key[32])
+S_report_finish(struct bundles *bd, size_t i, const struct zblob *page,
+    unsigned char key[32])
 {
 	const struct report *r = &bd->site->reports[i];
 	struct S_rep *p = &bd->rep[i];
@@ -482,9 +484,9 @@ S_report_finish(struct bundles *bd, size_t i, const char *html,
 	size_t	 k, n = 0;
 	int	 rc;
 
-	if (html != NULL) {
+	if (page != NULL) {
 		p->e[p->n].name = xstrdup("index.html");
-		p->e[p->n].blob = zstore_add(bd->zs, html, htmllen);
+		p->e[p->n].blob = page;
 		p->n++;
 	}
 	e = xcalloc(p->n + 1, sizeof(*e));
@@ -506,10 +508,38 @@ S_report_finish(struct bundles *bd, size_t i, const char *html,
 	return rc;
 }
 
+/*
+ * The cached standalone page: a header line, then its bytes as the
+ * zips hold them (compressed), so that an unchanged page is neither
+ * rendered nor compressed again.
+ */
+#define	S_CACHE_MAGIC	"fazhi standalone 1"
+
 static char *
 S_cache_rel(const struct report *r)
 {
-	return xasprintf("%s/%s", BUNDLE_STANDALONE, r->slug);
+	return xasprintf("%s/%s.z", BUNDLE_STANDALONE, r->slug);
+}
+
+/* The page's blob from the cache file's bytes, or NULL if they are bad. */
+static const struct zblob *
+S_cache_blob(struct bundles *bd, const char *data, size_t len)
+{
+	const char *nl = memchr(data, '\n', len);
+	char	 line[80];
+	int	 method;
+	unsigned long long usize;
+	char	 tail;
+
+	if (nl == NULL || (size_t)(nl - data) >= sizeof(line))
+		return NULL;
+	memcpy(line, data, (size_t)(nl - data));
+	line[nl - data] = '\0';
+	if (sscanf(line, S_CACHE_MAGIC " %d %llu%c", &method, &usize,
+	    &tail) != 2)
+		return NULL;
+	return zstore_add_raw(bd->zs, nl + 1, len - (size_t)(nl + 1 - data),
+	    method, (size_t)usize);
 }
 
 int
@@ -534,6 +564,7 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 	sha256_update(&ctx, S_STANDALONE_VERSION, sizeof(S_STANDALONE_VERSION));
 	sha256_update(&ctx, key, 32);
 	sha256_update(&ctx, bd->css_hex, 64);
+	sha256_update(&ctx, bd->zfp, 64);
 	for (k = 0; k < r->nattachments; k++) {
 		const struct attachment *a = &r->attachments[k];
 
@@ -558,18 +589,23 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 	if (rc == -1)
 		return -1;
 	if (!bd->standalone)
-		return S_report_finish(bd, i, NULL, 0, key);
+		return S_report_finish(bd, i, NULL, key);
 	rel = S_cache_rel(r);
 	out_cache_put(bd->out, rel, p->skey);
 	if (out_cache_reuse(bd->out, rel, p->skey) == 0) {
+		const struct zblob *page = NULL;
+
 		abs = path_join(out_staging(bd->out), rel);
 		if (file_read(abs, &text, &len) == 0) {
-			rc = S_report_finish(bd, i, text, len, key);
+			page = S_cache_blob(bd, text, len);
 			free(text);
-		} else {
+		}
+		if (page != NULL)
+			rc = S_report_finish(bd, i, page, key);
+		else {
 			/*
-			 * Linked but unreadable: render it after all, into
-			 * a new file, not through the link to the old site.
+			 * Linked but unreadable or damaged: render it after
+			 * all, into a new file, not through the link.
 			 */
 			unlink(abs);
 			rc = 1;
@@ -1022,9 +1058,10 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 	const struct report *r = &bd->site->reports[i];
 	lua_State *L = tmpl_lua(env);
 	struct S_sa sa;
-	struct buf html = { 0 }, page = { 0 };
+	struct buf html = { 0 }, page = { 0 }, cache = { 0 };
+	const struct zblob *b;
 	char	*rel, *online;
-	int	 rc = -1;
+	int	 rc = -1, method;
 
 	/* A shallow copy of the page's variables, and our own on top. */
 	lua_newtable(L);
@@ -1045,16 +1082,26 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 	sa.bd = bd;
 	sa.r = r;
 	S_offline(&sa, html.data ? html.data : "", html.len, &page);
+	b = zstore_add(bd->zs, page.data ? page.data : "", page.len);
+	buf_reset(&html);
+	if ((method = zblob_raw(b, &html)) == -1) {
+		diag_error(NULL, 0, 0, "%s: cannot read the compressed page: %s",
+		    r->path, strerror(errno));
+		goto out;
+	}
+	buf_printf(&cache, S_CACHE_MAGIC " %d %zu\n", method, page.len);
+	buf_put(&cache, html.data ? html.data : "", html.len);
 	rel = S_cache_rel(r);
-	if (out_write(bd->out, rel, page.data ? page.data : "", page.len) == -1) {
+	if (out_write(bd->out, rel, cache.data, cache.len) == -1) {
 		free(rel);
 		goto out;
 	}
 	free(rel);
-	rc = S_report_finish(bd, i, page.data ? page.data : "", page.len, key);
+	rc = S_report_finish(bd, i, b, key);
 out:
 	buf_free(&html);
 	buf_free(&page);
+	buf_free(&cache);
 	return rc;
 }
 

@@ -48,11 +48,12 @@
  * page's cache key before the caller looks the page up (or, when the
  * standalone page had to be rendered, before it records the key).
  * The standalone page is cached like a report page, as the hidden file
- * .fazhi-standalone/<slug> in the site (not .html: the link check
- * reads pages, and its links are relative to the bundle), keyed by
- * the page's key, the inlined CSS and the attachments' contents; the
- * sources and attachments are read and the blobs compressed again on
- * every build, since the zips need them.
+ * .fazhi-standalone/<slug>.z in the site: a header line and the page
+ * compressed as the zips hold it (zstore_add_raw()), so an unchanged
+ * page is neither rendered nor compressed again.  Its key is the
+ * page's, the inlined CSS, the attachments' contents and the
+ * compressor's fingerprint.  Sources and attachments are read and
+ * compressed on every build, since the zips need them.
  *
  * A dry output (fazhi check) gets everything but the files: sizes are
  * computed, the whole-site bundle is skipped (its files were never

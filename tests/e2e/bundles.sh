@@ -365,7 +365,9 @@ attachments: [图 1.png]
 
 ## 一、主要举措和成效
 
-见[附件图](../files/测试局-2023/图%201.png)、[司法局报告](sfj-2023.html)、[首页](../index.html?x=1#top)、[外部](https://example.com/a)和[本节](#一-主要举措和成效)。
+见[附件图](../files/测试局-2023/图%201.png)、[司法局报告](sfj-2023.html)、[首页](../index.html?x=1#top)、[外部](https://example.com/a)和[本节](#附注说明)。
+
+<p id="附注说明">附注。</p>
 
 ![图一](../files/测试局-2023/图%201.png "标题")
 
@@ -380,7 +382,7 @@ if "$FAZHI" build -C "$T/p" -o "$T/s" --quiet >"$T/log" 2>&1; then
 	want_ok=1
 	for want in 'href="附件/%E5%9B%BE%201.png"' 'href="https://fzzf.example.gov.cn/report/sfj-2023.html"' \
 	    'href="https://fzzf.example.gov.cn/index.html?x=1#top"' 'href="https://example.com/a"' \
-	    'href="#%E4%B8%80-%E4%B8%BB%E8%A6%81%E4%B8%BE%E6%8E%AA%E5%92%8C%E6%88%90%E6%95%88"' \
+	    'href="#%E9%99%84%E6%B3%A8%E8%AF%B4%E6%98%8E"' \
 	    'src="data:image/png;base64,iVBORw0KGgpub3QtcmVhbGx5LWEtcG5n"'; do
 		grep -qF "$want" <<<"$body" || { want_ok=0; echo "FAIL standalone page rewrites links and inlines attached images: no $want"; }
 	done

@@ -64,6 +64,112 @@ many(struct zstore *zs, size_t n)
 	free(e);
 }
 
+/* Read a whole file into b. */
+static void
+slurp(const char *path, struct buf *b)
+{
+	char	*data;
+	size_t	 len;
+
+	buf_reset(b);
+	if (file_read(path, &data, &len) == 0) {
+		buf_put(b, data, len);
+		free(data);
+	}
+}
+
+/*
+ * A blob carried from one store to the next in its zip form gives the
+ * same zip as adding its bytes, is never compressed again, and bad
+ * bytes are refused.
+ */
+static void
+raw_blobs(const struct buf *big, const struct buf *noise)
+{
+	struct zstore *a = zstore_new(NULL), *b = zstore_new(NULL);
+	struct zstore *spill = zstore_new(tmp), *c = zstore_new(NULL);
+	struct zstore_stats st;
+	struct zip_entry ea[2], eb[2];
+	struct buf raw = { 0 }, raw2 = { 0 }, err = { 0 }, za = { 0 }, zb = { 0 };
+	char	 fa[65], fb[65], fc[65], *pa, *pb;
+	int	 m, m2, ok;
+
+	zstore_fingerprint(a, fa);
+	zstore_fingerprint(b, fb);
+	zstore_tune(c, 9, 1 << 20, 1 << 30);
+	zstore_fingerprint(c, fc);
+	CHECK("fingerprint_same_level_same", strcmp(fa, fb) == 0);
+	CHECK("fingerprint_other_level_differs", strcmp(fa, fc) != 0);
+
+	ea[0] = (struct zip_entry){ "报告.md", zstore_add(a, big->data, big->len) };
+	ea[1] = (struct zip_entry){ "noise.bin", zstore_add(a, noise->data, noise->len) };
+	m = zblob_raw(ea[0].blob, &raw);
+	m2 = zblob_raw(ea[1].blob, &raw2);
+	CHECK("raw_methods", m == 8 && m2 == 0 &&
+	    raw.len == (size_t)zblob_compressed_size(ea[0].blob) &&
+	    raw2.len == noise->len);
+	eb[0] = (struct zip_entry){ "报告.md",
+	    zstore_add_raw(b, raw.data, raw.len, m, big->len) };
+	eb[1] = (struct zip_entry){ "noise.bin",
+	    zstore_add_raw(b, raw2.data, raw2.len, m2, noise->len) };
+	pa = xasprintf("%s/a.zip", tmp);
+	pb = xasprintf("%s/b.zip", tmp);
+	ok = eb[0].blob != NULL && eb[1].blob != NULL &&
+	    zip_write(pa, ea, 2, 1700000000LL, &err) == 0 &&
+	    zip_write(pb, eb, 2, 1700000000LL, &err) == 0;
+	slurp(pa, &za);
+	slurp(pb, &zb);
+	CHECK("raw_blob_gives_the_same_zip", ok && za.len > 0 &&
+	    za.len == zb.len && memcmp(za.data, zb.data, za.len) == 0);
+	zstore_stats(b, &st);
+	CHECK("raw_blob_not_compressed_again", st.compressions == 0 &&
+	    st.raw == 2);
+	CHECK("raw_blob_same_bytes_same_blob",
+	    zstore_add(b, big->data, big->len) == eb[0].blob);
+
+	CHECK("raw_refuses_wrong_size",
+	    zstore_add_raw(c, raw.data, raw.len, 8, big->len - 1) == NULL &&
+	    zstore_add_raw(c, raw.data, raw.len, 8, big->len + 1) == NULL &&
+	    zstore_add_raw(c, raw2.data, raw2.len, 0, noise->len + 1) == NULL);
+	/* Damaged bytes are refused, or at least never pass for the original. */
+	raw.data[raw.len / 2] ^= 0x55;
+	raw.data[raw.len / 3] ^= 0x55;
+	{
+		const struct zblob *d = zstore_add_raw(c, raw.data, raw.len, 8,
+		    big->len);
+		char	 h1[65], h2[65];
+
+		zblob_sha256_hex(ea[0].blob, h1);
+		if (d != NULL)
+			zblob_sha256_hex(d, h2);
+		CHECK("raw_damaged_deflate_is_not_the_original",
+		    d == NULL || strcmp(h1, h2) != 0);
+	}
+	CHECK("raw_refuses_unknown_method",
+	    zstore_add_raw(c, raw2.data, raw2.len, 12, noise->len) == NULL);
+
+	/* Spilled blobs are read back from the spill file. */
+	zstore_tune(spill, 6, 16, 1 << 20);
+	buf_reset(&raw);
+	m = zblob_raw(zstore_add(spill, big->data, big->len), &raw);
+	CHECK("raw_from_spill_file", m == 8 &&
+	    zstore_add_raw(c, raw.data, raw.len, m, big->len) != NULL);
+
+	unlink(pa);
+	unlink(pb);
+	free(pa);
+	free(pb);
+	buf_free(&raw);
+	buf_free(&raw2);
+	buf_free(&err);
+	buf_free(&za);
+	buf_free(&zb);
+	zstore_free(a);
+	zstore_free(b);
+	zstore_free(c);
+	zstore_free(spill);
+}
+
 /*
  * Past 4 GiB: entries whose local headers start beyond it need zip64
  * extra fields in both headers, and the archive the zip64 end records.
@@ -151,6 +257,8 @@ main(void)
 	e[0].blob = zstore_add(spill, big.data, big.len);
 	e[1].blob = zstore_add(spill, noise.data, noise.len);
 	same_size("zip_size_spilled_blobs", e, 2);
+
+	raw_blobs(&big, &noise);
 
 	many(zs, 65534);
 	many(zs, 65535);
