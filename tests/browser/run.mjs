@@ -16,6 +16,7 @@
 // - every font-size and line-spacing button, the keyboard path to them,
 //   the choice surviving a navigation and a later visit, and being on
 //   <html> before <body> is parsed (so before first paint);
+// - the SVG charts of filters taking each mode's colours;
 // - storage refused, and a choice reaching another open tab;
 // - with no stored choice the system's dark and more-contrast preferences;
 //   with JavaScript off the controls hidden and the page readable in the
@@ -329,6 +330,51 @@ function readability(page) {
 	});
 }
 
+// Charts drawn by filters: every bar and legend key, and every label,
+// against the chart's background in the current mode.  Marks need 3:1
+// (WCAG 1.4.11) at full opacity, text 4.5:1.
+async function chartColours(page) {
+	const c = await page.evaluate(() => {
+		const svgs = [...document.querySelectorAll('svg.stats-chart, svg.chart')];
+		if (!svgs.length)
+			return null;
+		const bgOf = (el) => {
+			for (; el; el = el.parentElement) {
+				const b = getComputedStyle(el).backgroundColor;
+				if (b !== 'rgba(0, 0, 0, 0)' && b !== 'transparent')
+					return b;
+			}
+			return 'rgb(255, 255, 255)';
+		};
+		return svgs.map((svg) => ({
+			bg: bgOf(svg),
+			marks: [...svg.querySelectorAll('rect, path, circle, polygon')].map((e) => ({
+				what: e.getAttribute('class') || e.tagName, fill: getComputedStyle(e).fill,
+				opacity: getComputedStyle(e).fillOpacity })),
+			texts: [...svg.querySelectorAll('text')].map((e) => getComputedStyle(e).fill),
+		}));
+	});
+	if (!c)
+		return null;
+	const bad = [];
+	for (const svg of c) {
+		const bg = hex(svg.bg);
+		for (const m of svg.marks) {
+			const f = hex(m.fill);
+			const r = f ? ratio(f, bg) : 0;
+			if (parseFloat(m.opacity) < 1 || r < 3)
+				bad.push(`${m.what} ${m.fill} opacity ${m.opacity} on ${bg}: ${r.toFixed(2)}:1`);
+		}
+		for (const t of new Set(svg.texts)) {
+			const f = hex(t);
+			const r = f ? ratio(f, bg) : 0;
+			if (r < 4.5)
+				bad.push(`text ${t} on ${bg}: ${r.toFixed(2)}:1`);
+		}
+	}
+	return bad.length ? [...new Set(bad)].slice(0, 3).join('; ') : null;
+}
+
 function hex(rgb) {
 	const m = rgb.match(/\d+(\.\d+)?/g);
 	if (!m || m.length < 3)
@@ -384,6 +430,8 @@ async function modePage(page, base, p, shots) {
 		await check(`mode ${p.name} ${theme}`, () => choose(page, 'theme', theme));
 		if (p.allModes)
 			await check(`axe ${p.name} ${theme}`, () => axe(page));
+		if (p.chart)
+			await check(`chart colours ${p.name} ${theme}`, () => chartColours(page));
 		if (p.shot) {
 			// The page itself, with the controls' panel closed.
 			await page.locator('details[data-modes-controls] > summary').click();
@@ -769,6 +817,7 @@ async function main() {
 	const full = coverage(byKind('report'), withTable);
 	byKind('report').forEach((r, i) => reps.push({ ...r,
 	    shot: r === withTable ? 'report' : null, allModes: full.includes(r),
+	    chart: /<svg\b[^>]*class="(?:stats-)?chart"/.test(readFileSync(r.file, 'utf8')),
 	    phoneModes: full.includes(r) ? THEMES : [THEMES[i % THEMES.length]] }));
 
 	let shots = values.screenshots || null;
