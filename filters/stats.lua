@@ -104,7 +104,9 @@ local function render_single(id, title, unit, items)
 			(unit or "")))
 	end
 	o[#o + 1] = '</svg>\n'
-	o[#o + 1] = ('<table>\n<caption>%s</caption>\n'):format(
+	-- A labelled, focusable box, so a wide table scrolls on its own.
+	o[#o + 1] = ('<section class="table-wrap" tabindex="0" aria-label="%s">\n' ..
+		'<table>\n<caption>%s</caption>\n'):format(caption(title, unit),
 		caption(title, unit))
 	o[#o + 1] = '<thead>\n<tr><th scope="col">项目</th>' ..
 		'<th scope="col">数值</th></tr>\n</thead>\n<tbody>\n'
@@ -112,7 +114,7 @@ local function render_single(id, title, unit, items)
 		o[#o + 1] = ('<tr><th scope="row">%s</th><td>%s</td></tr>\n'):
 			format(esc(it.label), esc(num(it.value)))
 	end
-	o[#o + 1] = '</tbody>\n</table>\n</figure>\n'
+	o[#o + 1] = '</tbody>\n</table>\n</section>\n</figure>\n'
 	return table.concat(o)
 end
 
@@ -202,8 +204,10 @@ local function render_years(id, title, unit, series)
 		end
 	end
 	o[#o + 1] = '</svg>\n'
-	o[#o + 1] = ('<table>\n<caption>%s</caption>\n<thead>\n<tr>' ..
-		'<th scope="col">项目</th>'):format(caption(title, unit))
+	o[#o + 1] = ('<section class="table-wrap" tabindex="0" aria-label="%s">\n' ..
+		'<table>\n<caption>%s</caption>\n<thead>\n<tr>' ..
+		'<th scope="col">项目</th>'):format(caption(title, unit),
+		caption(title, unit))
 	for _, ser in ipairs(series) do
 		o[#o + 1] = ('<th scope="col">%d年</th>'):format(ser.year)
 	end
@@ -217,7 +221,7 @@ local function render_years(id, title, unit, series)
 		end
 		o[#o + 1] = '</tr>\n'
 	end
-	o[#o + 1] = '</tbody>\n</table>\n</figure>\n'
+	o[#o + 1] = '</tbody>\n</table>\n</section>\n</figure>\n'
 	return table.concat(o)
 end
 
