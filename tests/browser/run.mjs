@@ -303,11 +303,13 @@ function overflow(page) {
 		for (const el of document.body.querySelectorAll('*')) {
 			const r = el.getBoundingClientRect();
 			if ((r.right > w + 1 || r.left < -1) && r.width > 0 && !clipped(el) &&
-			    !(el.parentElement && out.includes(el.parentElement)))
+			    !out.some((o) => o.contains(el)))
 				out.push(el);
 		}
+		const path = (el) => (el.parentElement && el.parentElement !== document.body ?
+		    desc(el.parentElement) + ' > ' : '') + desc(el);
 		return `page is ${sw}px wide in a ${w}px viewport; ` +
-		    out.slice(0, 3).map(desc).join(', ');
+		    out.slice(0, 3).map(path).join(', ');
 	});
 }
 
@@ -682,6 +684,15 @@ async function system(browser, base, home, shots) {
 			return s.pressed.includes(`data-set-theme=${theme}`) ? null :
 			    `pressed: ${s.pressed.join(', ')}`;
 		});
+		if (theme === 'default')
+			await check('system switching to dark is followed while nothing is stored', async () => {
+				await page.emulateMedia({ colorScheme: 'dark' });
+				await page.waitForFunction(() =>
+				    document.documentElement.dataset.theme === 'dark', null, { timeout: 5000 });
+				const s = await state(page);
+				return s.pressed.includes('data-set-theme=dark') ? null :
+				    `pressed: ${s.pressed.join(', ')}`;
+			});
 		if (theme === 'dark')
 			await check('explicit 默认 beats the system preference', async () => {
 				await openControls(page);
