@@ -11,11 +11,24 @@ local DIGITS = { "一", "二", "三", "四", "五", "六", "七", "八", "九" }
 local CN_VALUE = {
 	["〇"] = 0, ["零"] = 0, ["一"] = 1, ["二"] = 2, ["三"] = 3,
 	["四"] = 4, ["五"] = 5, ["六"] = 6, ["七"] = 7, ["八"] = 8,
-	["九"] = 9, ["十"] = 10, ["百"] = 100,
+	["九"] = 9, ["十"] = 10, ["百"] = 100, ["千"] = 1000,
 }
 
--- 1 → 一, 10 → 十, 11 → 十一, 20 → 二十, 105 → 一百零五.
+-- 1 → 一, 10 → 十, 11 → 十一, 20 → 二十, 105 → 一百零五, 1010 → 一千零一十;
+-- past 9999 (no real report gets there) the number is written in digits.
 local function chinese(n)
+	if n >= 10000 then return tostring(n) end
+	if n >= 1000 then
+		local rest = n % 1000
+		local s = DIGITS[n // 1000] .. "千"
+		if rest == 0 then return s end
+		if rest < 100 then
+			-- 1010 → 一千零一十, 1005 → 一千零五
+			return s .. "零" .. (rest >= 10 and rest < 20 and
+				"一" .. chinese(rest) or chinese(rest))
+		end
+		return s .. chinese(rest)
+	end
 	if n < 10 then return DIGITS[n] end
 	if n < 20 then return "十" .. (DIGITS[n % 10] or "") end
 	if n < 100 then
@@ -35,7 +48,7 @@ local function read_chinese(s, i)
 	while true do
 		local v = CN_VALUE[s:sub(j, j + 2)]
 		if v == nil then break end
-		if v == 10 or v == 100 then
+		if v == 10 or v == 100 or v == 1000 then
 			total = total + (cur == 0 and 1 or cur) * v
 			cur = 0
 		else
