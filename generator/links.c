@@ -715,18 +715,48 @@ S_outside_key(const char *page, const char *url)
 	return buf_detach(&b);
 }
 
+/*
+ * Line starts of a report's text, found once: a report can hold tens of
+ * thousands of links, and scanning from the top for each is quadratic.
+ */
+struct S_lines {
+	size_t	*off;		/* byte offset of each line's start */
+	size_t	 n;
+};
+
+static void
+S_lines_free(struct S_lines *lc)
+{
+	free(lc->off);
+	lc->off = NULL;
+	lc->n = 0;
+}
+
 /* 1-based character column of byte column bcol on file line `line`. */
 static int
-S_char_col(const char *text, size_t len, int line, int bcol)
+S_char_col(const char *text, size_t len, int line, int bcol,
+    struct S_lines *lc)
 {
-	size_t	 i = 0, start;
-	int	 l = 1;
+	size_t	 i, start;
 
-	while (l < line && i < len) {
-		if (text[i++] == '\n')
-			l++;
+	if (lc->off == NULL) {
+		size_t	 cap = 64;
+
+		lc->off = xcalloc(cap, sizeof(size_t));
+		lc->off[lc->n++] = 0;
+		for (i = 0; i < len; i++)
+			if (text[i] == '\n') {
+				if (lc->n == cap) {
+					cap *= 2;
+					lc->off = xrealloc(lc->off,
+					    cap * sizeof(size_t));
+				}
+				lc->off[lc->n++] = i + 1;
+			}
 	}
-	start = i;
+	if (line < 1)
+		return bcol;
+	start = (size_t)line - 1 < lc->n ? lc->off[line - 1] : len;
 	if (bcol < 1 || start + (size_t)(bcol - 1) > len)
 		return bcol;
 	return (int)utf8_columns(text + start, (size_t)(bcol - 1)) + 1;
@@ -798,6 +828,7 @@ links_check_report(struct links *l, size_t ri, const char *text,
 	const struct report *r = &l->site->reports[ri];
 	struct S_scan sc = { 0 };
 	struct S_set ids = { 0 };
+	struct S_lines lc = { 0 };
 	cmark_iter *it;
 	cmark_event_type ev;
 	cmark_node *n;
@@ -835,7 +866,7 @@ links_check_report(struct links *l, size_t ri, const char *text,
 		col = cmark_node_get_start_column(n);
 		if (line > 0) {
 			line += r->body_line - 1;
-			col = S_char_col(text, textlen, line, col);
+			col = S_char_col(text, textlen, line, col, &lc);
 		} else
 			col = 0;
 		if (links_resolve(r->out, url, l->base_path, &target,
@@ -881,6 +912,7 @@ links_check_report(struct links *l, size_t ri, const char *text,
 	}
 	cmark_iter_free(it);
 	S_set_free(&ids);
+	S_lines_free(&lc);
 	return errors;
 }
 
@@ -904,6 +936,7 @@ S_locate(struct links *l, size_t ri, const char *target, const char *frag,
 	const char *u;
 	size_t	 len;
 	int	 found = 0, rc;
+	struct S_lines lc = { 0 };
 
 	if (report_read(r, l->root, &text, &len) == -1)
 		return 0;
@@ -933,7 +966,7 @@ S_locate(struct links *l, size_t ri, const char *target, const char *frag,
 			*col = cmark_node_get_start_column(n);
 			if (*line > 0) {
 				*line += r->body_line - 1;
-				*col = S_char_col(text, len, *line, *col);
+				*col = S_char_col(text, len, *line, *col, &lc);
 			} else
 				*col = 0;
 			*url = xstrdup(u);
@@ -942,6 +975,7 @@ S_locate(struct links *l, size_t ri, const char *target, const char *frag,
 		free(f);
 	}
 	cmark_iter_free(it);
+	S_lines_free(&lc);
 	md_free(doc);
 	free(text);
 	free(want);
