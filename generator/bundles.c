@@ -174,17 +174,6 @@ S_title_name(const char *title, const char *fallback, const char *ext)
 	return buf_detach(&b);
 }
 
-static char *
-S_url(const char *dir, const char *file, const char *ext)
-{
-	struct buf b = { 0 };
-
-	buf_puts(&b, dir);
-	buf_putc(&b, '/');
-	buf_url_escape(&b, file, strlen(file));
-	buf_puts(&b, ext);
-	return buf_detach(&b);
-}
 
 /* ---- start and end ---- */
 
@@ -246,12 +235,12 @@ S_zip_init(struct S_zip *z, enum bundle_kind kind, const struct group *g)
 	z->size = -1;
 	if (g != NULL) {
 		dir = xasprintf("bundles/%s", dirs[kind]);
-		z->url = S_url(dir, g->key, ".zip");
+		z->url = site_url(dir, g->key, ".zip");
 		free(dir);
 		z->out = xasprintf("bundles/%s/%s.zip", dirs[kind], g->key);
 		z->name = xasprintf("%s.zip", g->key);
 	} else {
-		z->url = S_url("bundles", BUNDLE_SITE_NAME, "");
+		z->url = site_url("bundles", BUNDLE_SITE_NAME, "");
 		z->out = xasprintf("bundles/%s", BUNDLE_SITE_NAME);
 		z->name = xstrdup(BUNDLE_SITE_NAME);
 	}
@@ -291,7 +280,7 @@ bundles_new(const struct site *s, const struct config *cfg, const char *root,
 
 		bd->rep[i].dir = xasprintf("%s/%d", s->depts[r->dept].key,
 		    r->year);
-		bd->rep[i].url = S_url("bundles/report", r->slug, ".zip");
+		bd->rep[i].url = site_url("bundles/report", r->slug, ".zip");
 		bd->rep[i].out = xasprintf("bundles/report/%s.zip", r->slug);
 		bd->rep[i].size = -1;
 		bd->rep[i].mtime = S_report_mtime(bd, r);

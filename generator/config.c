@@ -121,8 +121,8 @@ S_list(const struct yval *v, const char *key, char ***out, size_t *n)
 	return rc;
 }
 
-static int
-S_name_ok(const char *s)
+int
+config_filter_name_ok(const char *s)
 {
 	if (*s == '\0')
 		return 0;
@@ -419,7 +419,7 @@ config_load(struct config *c, const char *root)
 			if (S_list(v, key, &c->filters, &c->nfilters) == -1)
 				rc = -1;
 			for (j = 0; j < c->nfilters; j++)
-				if (!S_name_ok(c->filters[j])) {
+				if (!config_filter_name_ok(c->filters[j])) {
 					diag_error(CONFIG_FILE, v->items[j]->line,
 					    v->items[j]->col, "filter names "
 					    "are a-z, 0-9, - and _: '%s'",

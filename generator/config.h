@@ -48,6 +48,8 @@ struct config {
 /* Return 0 on success, -1 if site.yaml is missing or invalid (diagnosed). */
 int	 config_load(struct config *, const char *root);
 void	 config_free(struct config *);
+/* Is s a valid filter name: a-z, 0-9, - and _ (so it cannot be a path)? */
+int	 config_filter_name_ok(const char *s);
 /* Index of a category, or -1. */
 int	 config_category(const struct config *, const char *);
 

@@ -212,17 +212,6 @@ S_slug_ok(const char *s)
 	return 1;
 }
 
-static int
-S_name_ok(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-' || *s == '_'))
-			return 0;
-	return 1;
-}
 
 /* A name usable as one file name: '/' and characters that trouble URLs or shells become '-'. */
 static char *
@@ -246,8 +235,8 @@ S_file_key(const char *name)
 	return buf_detach(&b);
 }
 
-static char *
-S_url(const char *dir, const char *file, const char *ext)
+char *
+site_url(const char *dir, const char *file, const char *ext)
 {
 	struct buf b = { 0 };
 
@@ -362,7 +351,7 @@ S_filters(const char *root, struct report *r, const struct yval *v)
 			rc = -1;
 			continue;
 		}
-		if (!S_name_ok(name)) {
+		if (!config_filter_name_ok(name)) {
 			diag_error(r->path, e->line, e->col, "filter name \"%s\" "
 			    "may hold only a-z, 0-9, - and _", name);
 			free(name);
@@ -738,7 +727,7 @@ S_index(struct site *s)
 			memset(&s->depts[s->ndepts], 0, sizeof(*s->depts));
 			s->depts[s->ndepts].name = xstrdup(r->department);
 			s->depts[s->ndepts].key = S_file_key(r->department);
-			s->depts[s->ndepts].url = S_url("department",
+			s->depts[s->ndepts].url = site_url("department",
 			    s->depts[s->ndepts].key, ".html");
 			s->ndepts++;
 		} else {
@@ -827,7 +816,7 @@ content_scan(struct site *s, const struct config *cfg, const char *root)
 	for (i = 0; i < s->ncats; i++) {
 		s->cats[i].name = xstrdup(cfg->categories[i]);
 		s->cats[i].key = S_file_key(cfg->categories[i]);
-		s->cats[i].url = S_url("category", s->cats[i].key, ".html");
+		s->cats[i].url = site_url("category", s->cats[i].key, ".html");
 	}
 	qsort(s->reports, s->n, sizeof(*s->reports), S_by_dept_year);
 	for (i = 1; i < s->n; i++)
@@ -857,14 +846,14 @@ content_scan(struct site *s, const struct config *cfg, const char *root)
 	free(byslug);
 	for (i = 0; i < s->n; i++) {
 		r = &s->reports[i];
-		r->url = S_url("report", r->slug, ".html");
+		r->url = site_url("report", r->slug, ".html");
 		r->out = xasprintf("report/%s.html", r->slug);
 		for (n = 0; n < r->nattachments; n++) {
 			struct attachment *a = &r->attachments[n];
 			char *rel = xasprintf("%s/%s", r->slug, a->name);
 
 			a->out = xasprintf("files/%s", rel);
-			a->url = S_url("files", rel, "");
+			a->url = site_url("files", rel, "");
 			free(rel);
 		}
 	}

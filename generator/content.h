@@ -84,6 +84,8 @@ int	 content_scan(struct site *, const struct config *, const char *root);
 void	 site_free(struct site *);
 /* Free the strings of every report in s (not the array itself). */
 void	 site_free_reports(struct site *);
+/* "dir/" + percent-encoded file + ext: the site-relative URL of a file. */
+char	*site_url(const char *dir, const char *file, const char *ext);
 /* Read a report's source; return 0 or -1 (diagnosed). */
 int	 report_read(const struct report *, const char *root, char **data, size_t *len);
 

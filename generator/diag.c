@@ -199,17 +199,25 @@ S_clear_locked(void)
 	S_n = 0;
 }
 
+/* Sort what was collected and format it all; the caller holds S_lock. */
+static void
+S_format_all_locked(struct buf *b, enum diag_format f)
+{
+	size_t	 i;
+
+	if (S_n > 0)
+		qsort(S_v, S_n, sizeof(*S_v), S_cmp);
+	for (i = 0; i < S_n; i++)
+		S_format_one(b, &S_v[i], f);
+}
+
 char *
 diag_collected_text(void)
 {
 	struct buf b = { 0 };
-	size_t	 i;
 
 	pthread_mutex_lock(&S_lock);
-	if (S_n > 0)
-		qsort(S_v, S_n, sizeof(*S_v), S_cmp);
-	for (i = 0; i < S_n; i++)
-		S_format_one(&b, &S_v[i], DIAG_PLAIN);
+	S_format_all_locked(&b, DIAG_PLAIN);
 	pthread_mutex_unlock(&S_lock);
 	return buf_detach(&b);
 }
@@ -218,13 +226,9 @@ void
 diag_flush(void)
 {
 	struct buf b = { 0 };
-	size_t	 i;
 
 	pthread_mutex_lock(&S_lock);
-	if (S_n > 0)
-		qsort(S_v, S_n, sizeof(*S_v), S_cmp);
-	for (i = 0; i < S_n; i++)
-		S_format_one(&b, &S_v[i], S_format);
+	S_format_all_locked(&b, S_format);
 	S_clear_locked();
 	pthread_mutex_unlock(&S_lock);
 	fwrite(b.data ? b.data : "", 1, b.len, stderr);
