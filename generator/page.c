@@ -59,6 +59,9 @@ struct S_ctx {
 	size_t		 reused;	/* report pages linked from the cache */
 	unsigned char	 site_hash[32];	/* see S_site_hash */
 	unsigned char	 index_hash[32];	/* every report's metadata */
+	size_t		**catdepts;	/* per category: its departments, by name */
+	size_t		*ncatdepts;
+	size_t		*deptpos;	/* a department's place in its category's list */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
@@ -497,6 +500,40 @@ S_report(void *arg, size_t i, int worker)
 
 /* ---- listing pages ---- */
 
+#define SIBLINGS 30
+
+/*
+ * page.siblings: up to SIBLINGS departments of the same category around
+ * department d, and page.siblings_total.  A national site has thousands
+ * of departments per category: listing them all on every department
+ * page would make the site quadratic in size.
+ */
+static void
+S_push_siblings(struct S_ctx *ctx, lua_State *L, size_t d,
+    const struct group *cat)
+{
+	const struct site *s = ctx->o->site;
+	size_t	 ci = (size_t)(cat - s->cats), n = ctx->ncatdepts[ci];
+	size_t	 pos = ctx->deptpos[d], from, to, k;
+
+	from = pos > SIBLINGS / 2 ? pos - SIBLINGS / 2 : 0;
+	to = from + SIBLINGS < n ? from + SIBLINGS : n;
+	if (to - from < SIBLINGS && to == n)
+		from = n > SIBLINGS ? n - SIBLINGS : 0;
+	lua_createtable(L, (int)(to - from), 0);
+	for (k = from; k < to; k++) {
+		const struct group *g = &s->depts[ctx->catdepts[ci][k]];
+
+		lua_createtable(L, 0, 4);
+		S_sets(L, "name", g->name);
+		S_sets(L, "url", g->url);
+		S_seti(L, "count", (long long)g->n);
+		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
+	}
+	lua_setfield(L, -2, "siblings");
+	S_seti(L, "siblings_total", (long long)n);
+}
+
 static void
 S_listing(void *arg, size_t i, int worker)
 {
@@ -538,12 +575,16 @@ S_listing(void *arg, size_t i, int worker)
 		S_crumb(L, 2, o->cfg->parent_title, "reports.html");
 		S_crumb(L, 3, c->name, c->url);
 		S_crumb(L, 4, title, NULL);
+		lua_setfield(L, -2, "breadcrumbs");
+		S_push_siblings(ctx, L, (size_t)(job->g - s->depts), c);
 	} else if (job->g) {
 		S_crumb(L, 2, o->cfg->parent_title, "reports.html");
 		S_crumb(L, 3, title, NULL);
-	} else
+		lua_setfield(L, -2, "breadcrumbs");
+	} else {
 		S_crumb(L, 2, o->cfg->parent_title, NULL);
-	lua_setfield(L, -2, "breadcrumbs");
+		lua_setfield(L, -2, "breadcrumbs");
+	}
 	{
 		char *d = xasprintf("%s：%s", title, o->cfg->title);
 
@@ -962,7 +1003,24 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	/* bundles.h: group zips first, the listing pages show their sizes. */
 	if (ctx.bd != NULL && !ctx.failed && bundles_groups(ctx.bd, nw) == -1)
 		ctx.failed = 1;
+	/* Each category's departments, for department pages' side lists. */
+	ctx.catdepts = xcalloc(s->ncats + 1, sizeof(*ctx.catdepts));
+	ctx.ncatdepts = xcalloc(s->ncats + 1, sizeof(*ctx.ncatdepts));
+	ctx.deptpos = xcalloc(s->ndepts + 1, sizeof(*ctx.deptpos));
+	for (i = 0; i < s->ndepts; i++) {
+		size_t c = s->depts[i].n ? s->reports[s->depts[i].reports[0]].cat : 0;
+
+		ctx.catdepts[c] = xrealloc(ctx.catdepts[c],
+		    (ctx.ncatdepts[c] + 1) * sizeof(size_t));
+		ctx.deptpos[i] = ctx.ncatdepts[c];
+		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
+	}
 	pool_run(ctx.njobs, nw, S_listing, &ctx);
+	for (i = 0; i < s->ncats; i++)
+		free(ctx.catdepts[i]);
+	free(ctx.catdepts);
+	free(ctx.ncatdepts);
+	free(ctx.deptpos);
 	S_home(&ctx, &ctx.w[0]);
 	S_notfound(&ctx, &ctx.w[0]);
 	if (S_feed(&ctx, "atom.xml", o->cfg->title, s->newest, s->n,
