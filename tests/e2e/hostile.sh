@@ -317,6 +317,8 @@ table in deep quote	"".join("> " * i + "| a |\n" + "> " * i + "|---|\n" for i in
 table of 100000 columns	"x|" * 100000 + "\n" + "-|" * 100000	10	256	1
 square table 3000 x 3000	"x|" * 3000 + "\n" + "-|" * 3000 + "\n" + "x\n" * 3000	10	256	1
 100 columns x 20000 rows	"x|" * 100 + "\n" + "-|" * 100 + "\n" + "x\n" * 20000	10	256	1
+wide table with CR line ends	"x|" * 3000 + "\r" + "-|" * 3000 + "\r" + "x\r" * 3000	10	256	1
+wide table in a quote	"> " + "x|" * 3000 + "\n> " + "-|" * 3000 + "\n" + "> x\n" * 3000	10	256	1
 50000 broken links	"[x](nowhere)\n" * 50000	10	256	1
 EOF
 )
