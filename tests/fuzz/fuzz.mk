@@ -66,7 +66,7 @@ fuzz: $(FUZZ_BINS)
 		    -artifact_prefix=build/fuzz/artifacts/$$f- \
 		    build/fuzz/corpus/$$f tests/fuzz/corpus/$$f \
 		    >build/fuzz/$$f.log 2>&1; st=$$?; \
-		grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' build/fuzz/$$f.log | tail -3; \
+		grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' build/fuzz/$$f.log | tail -3; \
 		if [ $$st -ne 0 ]; then \
 			echo "fuzz: $$f FAILED (status $$st); see build/fuzz/$$f.log and build/fuzz/artifacts/"; \
 			exit 1; \
