@@ -98,6 +98,8 @@ expect() {
 # markdown, size, bytes, regress; the checker's self-test always runs).
 want() { [ -z "${HOSTILE_ONLY:-}" ] || [[ ,$HOSTILE_ONLY, == *,$1,* ]]; }
 
+# Front matter of a valid report, for printf.
+FM='---\ntitle: t\ndepartment: 甲局\nyear: 2023\ncategory: 市政府部门\n---\n'
 BASE_URL=$(sed -n 's/^base_url: *//p' "$ROOT/site.yaml")
 
 # ==== the output checker must catch what it is meant to catch ====
@@ -429,7 +431,6 @@ bytes_case() {	# bytes_case NAME PRINTF-TEXT REGEX
 	run "bytes: $1" 10 128 build -C "$T/b" -o "$T/b/out" --quiet
 	expect "bytes: $1" 1 "$3"
 }
-FM='---\ntitle: t\ndepartment: 甲局\nyear: 2023\ncategory: 市政府部门\n---\n'
 bytes_case "NUL in the body" "${FM}正文\0正文\n" 'content/甲局/2023.md:7:3: error: NUL byte'
 bytes_case "NUL in front matter" '---\ntitle: a\0b\n---\n' 'content/甲局/2023.md:2:9: error: NUL byte'
 bytes_case "0xFF in the body" "${FM}正文\377\n" 'content/甲局/2023.md:7:3: error: invalid UTF-8 byte 0xFF'
