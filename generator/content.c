@@ -698,7 +698,7 @@ S_by_slug(const void *a, const void *b)
 static void
 S_group_add(struct group *g, size_t i)
 {
-	g->reports = xrealloc(g->reports, (g->n + 1) * sizeof(size_t));
+	g->reports = xgrow(g->reports, g->n, sizeof(size_t));
 	g->reports[g->n++] = i;
 }
 
@@ -722,8 +722,7 @@ S_index(struct site *s)
 		r = &s->reports[i];
 		if (s->ndepts == 0 ||
 		    strcmp(s->depts[s->ndepts - 1].name, r->department)) {
-			s->depts = xrealloc(s->depts,
-			    (s->ndepts + 1) * sizeof(*s->depts));
+			s->depts = xgrow(s->depts, s->ndepts, sizeof(*s->depts));
 			memset(&s->depts[s->ndepts], 0, sizeof(*s->depts));
 			s->depts[s->ndepts].name = xstrdup(r->department);
 			s->depts[s->ndepts].key = S_file_key(r->department);

@@ -2723,8 +2723,7 @@ S_push_node(struct S_tolua *c, lua_State *L, cmark_node *n, int depth,
 			/* kept as is: a handle to the original node */
 			struct filter_env *e = c->e;
 
-			e->orig = xrealloc(e->orig,
-			    (e->norig + 1) * sizeof(*e->orig));
+			e->orig = xgrow(e->orig, e->norig, sizeof(*e->orig));
 			e->orig[e->norig++] = n;
 			S_setstr(L, "type", ts);
 			S_setstr(L, "kind", (type & CMARK_NODE_TYPE_MASK) ==

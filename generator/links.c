@@ -899,8 +899,7 @@ links_check_report(struct links *l, size_t ri, const char *text,
 			continue;
 		}
 		pthread_mutex_lock(&l->lock);
-		l->clinks = xrealloc(l->clinks,
-		    (l->nclinks + 1) * sizeof(*l->clinks));
+		l->clinks = xgrow(l->clinks, l->nclinks, sizeof(*l->clinks));
 		l->clinks[l->nclinks].report = ri;
 		l->clinks[l->nclinks].line = line;
 		l->clinks[l->nclinks].col = col;
@@ -1015,7 +1014,7 @@ S_walk(struct S_tree *t, const char *abs, const char *rel)
 			S_walk(t, a, r);
 			free(r);
 		} else {
-			t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+			t->v = xgrow(t->v, t->n, sizeof(*t->v));
 			memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
 			t->v[t->n++].rel = r;
 		}
@@ -1153,7 +1152,7 @@ S_check_page_link(struct links *l, const struct S_file *f,
 		free(key);
 		goto out;
 	}
-	theme->v = xrealloc(theme->v, (theme->n + 1) * sizeof(*theme->v));
+	theme->v = xgrow(theme->v, theme->n, sizeof(*theme->v));
 	theme->v[theme->n].key = key;
 	theme->v[theme->n].page = xstrdup(f->rel);
 	theme->v[theme->n].off = a->off;

@@ -363,8 +363,7 @@ S_heading(struct S_render *st, cmark_node *n)
 		buf_puts(st->out, html);
 	free(html);
 	if (st->toc != NULL && level >= 2) {
-		st->toc->v = xrealloc(st->toc->v,
-		    (st->toc->n + 1) * sizeof(*st->toc->v));
+		st->toc->v = xgrow(st->toc->v, st->toc->n, sizeof(*st->toc->v));
 		e = &st->toc->v[st->toc->n++];
 		e->level = level;
 		e->id = id;

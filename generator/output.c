@@ -257,7 +257,7 @@ S_parents(struct out *o, const char *rel)
 		rc = mkdir_p(abs);
 		free(abs);
 		if (rc == 0) {
-			o->dirs = xrealloc(o->dirs, (o->ndirs + 1) * sizeof(char *));
+			o->dirs = xgrow(o->dirs, o->ndirs, sizeof(char *));
 			o->dirs[o->ndirs++] = dir;
 			dir = NULL;
 		}

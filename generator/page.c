@@ -1010,8 +1010,8 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	for (i = 0; i < s->ndepts; i++) {
 		size_t c = s->depts[i].n ? s->reports[s->depts[i].reports[0]].cat : 0;
 
-		ctx.catdepts[c] = xrealloc(ctx.catdepts[c],
-		    (ctx.ncatdepts[c] + 1) * sizeof(size_t));
+		ctx.catdepts[c] = xgrow(ctx.catdepts[c], ctx.ncatdepts[c],
+		    sizeof(size_t));
 		ctx.deptpos[i] = ctx.ncatdepts[c];
 		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
 	}

@@ -56,6 +56,16 @@ xrealloc(void *p, size_t n)
 	return p;
 }
 
+void *
+xgrow(void *p, size_t n, size_t size)
+{
+	if (n != 0 && (n & (n - 1)) != 0)
+		return p;
+	if (n > ((size_t)-1 / 2) / size)
+		S_oom();
+	return xrealloc(p, (n ? 2 * n : 1) * size);
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -57,6 +57,12 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
+/*
+ * Make room for element n (0-based) of an array that grows one element
+ * at a time: reallocates only when n is 0 or a power of two, doubling,
+ * so appending stays linear even where realloc cannot grow in place.
+ */
+void	*xgrow(void *p, size_t n, size_t size);
 char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
