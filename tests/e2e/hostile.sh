@@ -397,10 +397,17 @@ sz=$(stat -c %s "$T/s/content/甲局/2023.md")
 size_mb=$((sz / 1000000))
 # With the site's filters on, a document this large exceeds the filter
 # bridge's limit (1,048,576 nodes): a clear error, nothing published.
+# (The 10 MB report of the sanitizer run stays under it and builds.)
 run "size: a $size_mb MB report with filters" 120 2048 build -C "$T/s" -o "$T/s/out" --quiet --no-bundles
-expect "size: a $size_mb MB report with filters" 1 'content/甲局/2023.md:[0-9]+:[0-9]+: error: filters/[a-z]+\.lua: invalid result: .* makes the document too large'
-[ ! -e "$T/s/out" ] && pass "size: nothing published when filters refuse it" ||
-	fail "size: nothing published when filters refuse it" "output exists"
+if [ "$big" -ge 50000000 ]; then
+	expect "size: a $size_mb MB report with filters" 1 'content/甲局/2023.md:[0-9]+:[0-9]+: error: filters/[a-z]+\.lua: invalid result: .* makes the document too large'
+	[ ! -e "$T/s/out" ] && pass "size: nothing published when filters refuse it" ||
+		fail "size: nothing published when filters refuse it" "output exists"
+else
+	expect "size: a $size_mb MB report with filters" 0 ""
+	[ -s "$T/s/out/report/甲局-2023.html" ] && pass "size: the $size_mb MB filtered report has its page" ||
+		fail "size: the $size_mb MB filtered report has its page" "missing"
+fi
 rm -rf "$T/s/out"
 site "$T/sc" core
 mkdir -p "$T/sc/content/甲局"
