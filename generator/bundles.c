@@ -640,26 +640,6 @@ S_iprefix(const char *s, const char *lit)
 	    lit);
 }
 
-/* Does url carry a scheme ("https:", "mailto:") or a host ("//")? */
-static int
-S_has_scheme(const char *url)
-{
-	const char *p = url;
-
-	if (url[0] == '/' && url[1] == '/')
-		return 1;
-	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		return 0;
-	for (p++; *p; p++) {
-		if (*p == ':')
-			return 1;
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
-		    *p == '.'))
-			return 0;
-	}
-	return 0;
-}
 
 /* An attribute value without its character references (the common ones). */
 static void
@@ -816,7 +796,7 @@ S_link(const struct S_sa *sa, const char *v, struct buf *out)
 	char	*target, *frag;
 	long	 k;
 
-	if (*v == '\0' || *v == '#' || S_has_scheme(v))
+	if (*v == '\0' || *v == '#' || url_is_external(v))
 		return S_KEEP;
 	if ((k = S_resolve(sa, v, &target, &frag)) == -2)
 		return S_DROP;
@@ -858,7 +838,7 @@ S_resource(const struct S_sa *sa, const char *v, struct buf *out)
 	/* "#id" is this document (an SVG <use>), fetched from nowhere. */
 	if (S_iprefix(v, "data:") || *v == '#')
 		return S_KEEP;
-	if (*v == '\0' || S_has_scheme(v))
+	if (*v == '\0' || url_is_external(v))
 		return S_DROP;
 	k = S_resolve(sa, v, &target, &frag);
 	free(target);

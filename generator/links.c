@@ -148,26 +148,6 @@ S_pct_decode(struct buf *out, const char *s, size_t len)
 	}
 }
 
-/* Does url carry a scheme ("https:", "mailto:") or a host ("//")? */
-static int
-S_is_external(const char *url)
-{
-	const char *p = url;
-
-	if (url[0] == '/' && url[1] == '/')
-		return 1;
-	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		return 0;
-	for (p++; *p; p++) {
-		if (*p == ':')
-			return 1;
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
-		    *p == '.'))
-			return 0;
-	}
-	return 0;
-}
 
 int
 links_resolve(const char *from, const char *url, const char *base_path,
@@ -510,7 +490,7 @@ S_scan_html(const char *s, size_t len, struct S_scan *sc, int links)
 			    S_name_is(name, nlen, "src"))) {
 				char *val = S_entity_decode(v, vlen);
 
-				if (S_is_external(val))
+				if (url_is_external(val))
 					free(val);
 				else
 					S_push_attr(&sc->links, val,
@@ -860,7 +840,7 @@ links_check_report(struct links *l, size_t ri, const char *text,
 		if (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE)
 			continue;
 		url = cmark_node_get_url(n);
-		if (url == NULL || *url == '\0' || S_is_external(url))
+		if (url == NULL || *url == '\0' || url_is_external(url))
 			continue;
 		line = cmark_node_get_start_line(n);
 		col = cmark_node_get_start_column(n);
@@ -949,7 +929,7 @@ S_locate(struct links *l, size_t ri, const char *target, const char *frag,
 		if (ev != CMARK_EVENT_ENTER ||
 		    (cmark_node_get_type(n) != CMARK_NODE_LINK &&
 		    cmark_node_get_type(n) != CMARK_NODE_IMAGE) ||
-		    (u = cmark_node_get_url(n)) == NULL || S_is_external(u))
+		    (u = cmark_node_get_url(n)) == NULL || url_is_external(u))
 			continue;
 		rc = links_resolve(r->out, u, l->base_path, &t, &f);
 		if (target == NULL && rc == -1) {

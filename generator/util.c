@@ -347,6 +347,26 @@ path_is_safe(const char *p)
 	return 1;
 }
 
+int
+url_is_external(const char *url)
+{
+	const char *p = url;
+
+	if (url[0] == '/' && url[1] == '/')
+		return 1;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return 0;
+	for (p++; *p; p++) {
+		if (*p == ':')
+			return 1;
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+		    *p == '.'))
+			return 0;
+	}
+	return 0;
+}
+
 /* ---- files ---- */
 
 int

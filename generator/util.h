@@ -45,6 +45,9 @@ char	*path_join(const char *a, const char *b);
  */
 int	 path_is_safe(const char *);
 
+/* Does url carry a scheme ("https:", "mailto:") or a host ("//")? */
+int	 url_is_external(const char *url);
+
 /* Read a whole file; return 0 on success and -1 with errno set. */
 int	 file_read(const char *path, char **data, size_t *len);
 /* Create directories as needed; return 0 on success, -1 with errno. */
