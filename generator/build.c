@@ -115,6 +115,7 @@ build_run(const struct build_args *a, struct build_result *res)
 	if (res)
 		memset(res, 0, sizeof(*res));
 	outdir = a->outdir ? xstrdup(a->outdir) : path_join(a->root, "site");
+	timing("start");
 	if (config_load(&cfg, a->root) == 0) {
 		if ((tmpl = tmpl_compile(a->root, cfg.theme)) != NULL)
 			for (i = 0; S_required_templates[i]; i++)
@@ -122,8 +123,10 @@ build_run(const struct build_args *a, struct build_result *res)
 					diag_error(NULL, 0, 0, "theme \"%s\" has no "
 					    "templates/%s", cfg.theme,
 					    S_required_templates[i]);
+		timing("config, templates");
 		content_scan(&site, &cfg, a->root);
 		scanned = 1;
+		timing("scan");
 	}
 	/* Every content error is known here, before anything is written. */
 	if (diag_errors() > 0)
@@ -145,6 +148,7 @@ build_run(const struct build_args *a, struct build_result *res)
 	    po.bundles && tmpl_exists(tmpl, "downloads.html"));
 	/* Links are checked once every page is written, errors or not. */
 	if (page_build(&po, &st) == -1 ||
+	    (timing("pages"), 0) ||
 	    links_finish(po.links, a->check ? NULL : out_staging(o)) > 0 ||
 	    diag_errors() > 0) {
 		links_free(po.links);
@@ -153,6 +157,7 @@ build_run(const struct build_args *a, struct build_result *res)
 		goto out;
 	}
 	links_free(po.links);
+	timing("link check");
 	if (!a->quiet)
 		S_summary(&st, o, now_seconds() - t0, a->check);
 	if (out_commit(o) == -1) {
@@ -160,6 +165,7 @@ build_run(const struct build_args *a, struct build_result *res)
 		goto out;
 	}
 	o = NULL;
+	timing("commit");
 	rc = 0;
 out:
 	if (res) {

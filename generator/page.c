@@ -997,7 +997,9 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	if (o->bundles)
 		ctx.bd = bundles_new(s, o->cfg, o->root, o->tmpl, o->out,
 		    o->links);
+	timing("page setup");
 	pool_run(s->n, nw, S_report, &ctx);
+	timing("report pages");
 	if (o->progress && s->n >= 500)
 		fputc('\n', stderr);
 	/* bundles.h: group zips first, the listing pages show their sizes. */
@@ -1015,7 +1017,9 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		ctx.deptpos[i] = ctx.ncatdepts[c];
 		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
 	}
+	timing("group bundles");
 	pool_run(ctx.njobs, nw, S_listing, &ctx);
+	timing("listing pages");
 	for (i = 0; i < s->ncats; i++)
 		free(ctx.catdepts[i]);
 	free(ctx.catdepts);
@@ -1036,6 +1040,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		free(rel);
 		free(t);
 	}
+	timing("home, feeds");
 	if (S_sitemap(&ctx) == -1)
 		ctx.failed = 1;
 	dir = xasprintf("%s/themes/%s/static", o->root, o->cfg->theme);
@@ -1044,12 +1049,14 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	free(dir);
 	for (i = 0; i < s->n; i++)
 		st->static_files += s->reports[i].nattachments;
+	timing("sitemap, assets");
 	if (ctx.bd != NULL) {		/* bundles.h: after every other file */
 		if (!ctx.failed)
 			S_downloads(&ctx, &ctx.w[0]);
 		st->bundles = bundles_count(ctx.bd);
 		bundles_free(ctx.bd);
 	}
+	timing("site bundle");
 	st->reports = s->n;
 	st->pages = ctx.pages;
 	st->reused = ctx.reused;

@@ -103,6 +103,27 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void
+timing(const char *phase)
+{
+	static int	 on = -1;
+	static double	 t0, last;
+	double		 t;
+
+	if (on == -1) {
+		const char *e = getenv("FAZHI_TIMINGS");
+
+		on = e != NULL && *e != '\0' && strcmp(e, "0") != 0;
+		t0 = last = now_seconds();
+	}
+	if (!on)
+		return;
+	t = now_seconds();
+	fprintf(stderr, "fazhi: timing %-24s %8.3f s  (at %.3f s)\n", phase,
+	    t - last, t - t0);
+	last = t;
+}
+
 /* ---- SHA-256 (FIPS 180-4) ---- */
 
 static const uint32_t S_k[64] = {

@@ -71,5 +71,7 @@ char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* Monotonic seconds, for the build summary only (never written to output). */
 double	 now_seconds(void);
+/* FAZHI_TIMINGS=1: phase times on stderr, for profiling (make bench). */
+void	 timing(const char *phase);
 
 #endif
