@@ -580,8 +580,8 @@ bundles_report_begin(struct bundles *bd, size_t i, unsigned char key[32])
 	if (!bd->standalone)
 		return S_report_finish(bd, i, NULL, key);
 	rel = S_cache_rel(r);
-	out_cache_put(bd->out, rel, p->skey);
-	if (out_cache_reuse(bd->out, rel, p->skey) == 0) {
+	out_cache_put(bd->out, rel, p->skey, NULL);
+	if (out_cache_reuse(bd->out, rel, p->skey, NULL) == 0) {
 		const struct zblob *page = NULL;
 
 		abs = path_join(out_staging(bd->out), rel);
@@ -1443,8 +1443,12 @@ bundles_site(struct bundles *bd, const char *offline_html, size_t len,
 	size_t	 i, n = 0;
 	int	 rc = -1;
 
-	if (bd->dry)
+	if (bd->dry) {
+		/* Declared all the same: downloads.html links it. */
+		if (bd->links != NULL && z->out != NULL)
+			links_add_target(bd->links, z->out);
 		return 0;
+	}
 	if (S_walk(out_staging(bd->out), "", &f) == -1)
 		goto out;
 	memset(&j, 0, sizeof(j));

@@ -29,86 +29,6 @@
 #include "pool.h"
 #include "util.h"
 
-/* ---- a set of strings (open addressing, FNV-1a) ---- */
-
-struct S_set {
-	char	**v;		/* slots, NULL when empty */
-	size_t	 cap;		/* a power of two */
-	size_t	 n;
-};
-
-static uint64_t
-S_hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t	 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static int
-S_set_has(const struct S_set *set, const char *s)
-{
-	size_t	 i, len = strlen(s);
-
-	if (set->cap == 0)
-		return 0;
-	for (i = S_hash(s, len) & (set->cap - 1); set->v[i] != NULL;
-	    i = (i + 1) & (set->cap - 1))
-		if (strcmp(set->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-/* Add s (copied); return 1 if it was new, 0 if already there. */
-static int
-S_set_add(struct S_set *set, const char *s)
-{
-	size_t	 i, k, len = strlen(s);
-	char	**old;
-	size_t	 oldcap;
-
-	if (S_set_has(set, s))
-		return 0;
-	if ((set->n + 1) * 2 > set->cap) {
-		old = set->v;
-		oldcap = set->cap;
-		set->cap = oldcap ? oldcap * 2 : 64;
-		set->v = xcalloc(set->cap, sizeof(char *));
-		for (k = 0; k < oldcap; k++) {
-			if (old[k] == NULL)
-				continue;
-			for (i = S_hash(old[k], strlen(old[k])) &
-			    (set->cap - 1); set->v[i] != NULL;
-			    i = (i + 1) & (set->cap - 1))
-				;
-			set->v[i] = old[k];
-		}
-		free(old);
-	}
-	for (i = S_hash(s, len) & (set->cap - 1); set->v[i] != NULL;
-	    i = (i + 1) & (set->cap - 1))
-		;
-	set->v[i] = xstrdup(s);
-	set->n++;
-	return 1;
-}
-
-static void
-S_set_free(struct S_set *set)
-{
-	size_t	 i;
-
-	for (i = 0; i < set->cap; i++)
-		free(set->v[i]);
-	free(set->v);
-	memset(set, 0, sizeof(*set));
-}
-
 /* "page\nid": '\n' never occurs in a path or an id we index. */
 static char *
 S_idkey(const char *page, const char *id)
@@ -507,62 +427,56 @@ S_scan_html(const char *s, size_t len, struct S_scan *sc, int links)
 	}
 }
 
-/* The 1-based line of byte offset off in file dir/rel. */
-static int
-S_line_of(const char *dir, const char *rel, size_t off)
-{
-	char	*abs = path_join(dir, rel), *data;
-	size_t	 len, i;
-	int	 line = 1;
-
-	if (file_read(abs, &data, &len) == 0) {
-		for (i = 0; i < off && i < len; i++)
-			if (data[i] == '\n')
-				line++;
-		free(data);
-	} else
-		line = 0;
-	free(abs);
-	return line;
-}
-
 /* ---- the build's state ---- */
 
-/* A report's page, for finding the report from a file name. */
-struct S_page {
-	const char	*out;
-	size_t		 report;
+/*
+ * A link whose check waits for the end of the build: its target was not
+ * known yet (a file written later, or none), or it has a #fragment into
+ * another page, whose ids are read then.  Theme links are kept once per
+ * target#fragment, with the first page (in path order) that has it.
+ */
+struct S_pend {
+	char	*target;	/* decoded, relative to the site root */
+	char	*frag;		/* decoded, or NULL */
+	char	*href;		/* as written */
+	size_t	 report;	/* content link: its report; else NO_REPORT */
+	int	 line, col;	/* content: source position (0: unknown yet);
+				   theme: the line in the page */
+	char	*page;		/* theme: the page it is on */
+	size_t	 more;		/* theme: other occurrences */
 };
 
-static int
-S_cmp_page(const void *a, const void *b)
-{
-	return strcmp(((const struct S_page *)a)->out,
-	    ((const struct S_page *)b)->out);
-}
-
-/* A content link whose target is checked at the end. */
-struct S_clink {
-	size_t	 report;	/* index into site.reports */
-	int	 line, col;	/* in the source file */
-	char	*url;		/* as written */
-	char	*target;	/* decoded, relative to the site root */
-	char	*fragment;	/* decoded, or NULL */
+/* A theme link found broken while its page rendered. */
+struct S_broken {
+	char	*key;		/* target#fragment, or the href if outside */
+	char	*page;		/* the first page (in path order) with it */
+	int	 line;
+	char	*href;
+	char	*why;
+	size_t	 more;		/* other occurrences */
 };
 
 struct links {
 	const struct site *site;
 	const struct config *cfg;
 	const char	*root;		/* project root */
+	char		*outname;	/* how pages are named: "site/x.html" */
 	char		*base_path;	/* path of base_url: "/", "/fzzf/" */
-	pthread_mutex_t	 lock;
-	struct S_set	 known;		/* files a build writes (for dry runs) */
-	struct S_set	 report_ids;	/* "page\nid" of rendered report pages */
-	struct S_set	 content;	/* "page\ntarget\nfragment" of content links */
-	struct S_clink	*clinks;
-	size_t		 nclinks;
-	struct S_page	*pages;		/* report pages, sorted by out */
+	int		 dry;		/* nothing is written: ids kept in memory */
+	pthread_mutex_t	 lock;		/* guards everything below */
+	struct strset	 known;		/* the files of the site */
+	struct strset	 report_ids;	/* dry runs: "page\nid" of report pages */
+	struct S_pend	*pend;		/* checked at the end */
+	size_t		 npend;
+	struct strset	 pendkeys;	/* theme "target\nfrag" in pend */
+	struct S_broken	*broken;
+	size_t		 nbroken;
+	struct strset	*memo;		/* per worker: "dir\nhref" found good */
+	int		 nmemo;
 };
+
+/* Links found good are remembered per worker up to this many. */
+#define MEMO_MAX	4096
 
 static void
 S_known_static(struct links *l, const char *abs, const char *rel)
@@ -582,7 +496,7 @@ S_known_static(struct links *l, const char *abs, const char *rel)
 		if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode))
 			S_known_static(l, a, r);
 		else if (S_ISREG(st.st_mode))
-			S_set_add(&l->known, r);
+			strset_add(&l->known, r);
 		free(a);
 		free(r);
 	}
@@ -597,17 +511,17 @@ S_known_listing(struct links *l, const char *base, size_t n)
 	size_t	 pages = n == 0 ? 1 : (n + size - 1) / size, k;
 	char	*u;
 
-	S_set_add(&l->known, base);
+	strset_add(&l->known, base);
 	for (k = 2; k <= pages; k++) {
 		u = xasprintf("%.*s-%zu.html", (int)(strlen(base) - 5), base, k);
-		S_set_add(&l->known, u);
+		strset_add(&l->known, u);
 		free(u);
 	}
 }
 
 struct links *
 links_new(const struct site *s, const struct config *cfg, const char *root,
-    int bundles)
+    const char *outdir, int bundles, int workers, int dry)
 {
 	static const char *const fixed[] = {
 		"index.html", "404.html", "atom.xml", "sitemap.xml",
@@ -615,23 +529,32 @@ links_new(const struct site *s, const struct config *cfg, const char *root,
 	};
 	static const char *const kinds[] = { "category", "department", "year" };
 	struct links *l = xcalloc(1, sizeof(*l));
-	const char *bu = cfg->base_url ? cfg->base_url : "/", *p;
+	const char *bu = cfg->base_url ? cfg->base_url : "/", *p, *base;
 	const struct group *gv[3] = { s->cats, s->depts, s->years };
 	size_t	 gn[3] = { s->ncats, s->ndepts, s->nyears };
-	size_t	 i, k;
+	size_t	 i, k, len;
 	char	*u, *static_dir;
 
 	l->site = s;
 	l->cfg = cfg;
 	l->root = root;
+	l->dry = dry;
+	base = strrchr(outdir, '/');
+	base = base && base[1] != '\0' ? base + 1 : outdir;
+	len = strlen(base);
+	while (len > 1 && base[len - 1] == '/')
+		len--;
+	l->outname = xstrndup(base, len);
+	l->nmemo = workers > 0 ? workers : 1;
+	l->memo = xcalloc((size_t)l->nmemo, sizeof(*l->memo));
 	pthread_mutex_init(&l->lock, NULL);
 	p = strstr(bu, "://");
 	p = p ? strchr(p + 3, '/') : bu;
 	l->base_path = xstrdup(p && *p == '/' ? p : "/");
 	for (i = 0; fixed[i]; i++)
-		S_set_add(&l->known, fixed[i]);
+		strset_add(&l->known, fixed[i]);
 	if (bundles)
-		S_set_add(&l->known, "downloads.html");
+		strset_add(&l->known, "downloads.html");
 	S_known_listing(l, "reports.html", s->n);
 	for (k = 0; k < 3; k++)
 		for (i = 0; i < gn[k]; i++) {
@@ -641,20 +564,14 @@ links_new(const struct site *s, const struct config *cfg, const char *root,
 		}
 	for (i = 0; i < s->ndepts; i++) {
 		u = xasprintf("department/%s.xml", s->depts[i].key);
-		S_set_add(&l->known, u);
+		strset_add(&l->known, u);
 		free(u);
 	}
 	for (i = 0; i < s->n; i++) {
-		S_set_add(&l->known, s->reports[i].out);
+		strset_add(&l->known, s->reports[i].out);
 		for (k = 0; k < s->reports[i].nattachments; k++)
-			S_set_add(&l->known, s->reports[i].attachments[k].out);
+			strset_add(&l->known, s->reports[i].attachments[k].out);
 	}
-	l->pages = xcalloc(s->n ? s->n : 1, sizeof(*l->pages));
-	for (i = 0; i < s->n; i++) {
-		l->pages[i].out = s->reports[i].out;
-		l->pages[i].report = i;
-	}
-	qsort(l->pages, s->n, sizeof(*l->pages), S_cmp_page);
 	static_dir = xasprintf("%s/themes/%s/static", root,
 	    cfg->theme ? cfg->theme : "default");
 	S_known_static(l, static_dir, "assets");
@@ -662,22 +579,11 @@ links_new(const struct site *s, const struct config *cfg, const char *root,
 	return l;
 }
 
-/* The index of the report whose page is rel, or NO_REPORT. */
-static size_t
-S_report_of(const struct links *l, const char *rel)
-{
-	struct S_page key = { rel, 0 }, *p;
-
-	p = bsearch(&key, l->pages, l->site->n, sizeof(*l->pages),
-	    S_cmp_page);
-	return p ? p->report : NO_REPORT;
-}
-
 void
 links_add_target(struct links *l, const char *rel)
 {
 	pthread_mutex_lock(&l->lock);
-	S_set_add(&l->known, rel);
+	strset_add(&l->known, rel);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -801,100 +707,6 @@ out:
 	free(srcdir);
 }
 
-size_t
-links_check_report(struct links *l, size_t ri, const char *text,
-    size_t textlen, struct cmark_node *doc, const char *page, size_t pagelen)
-{
-	const struct report *r = &l->site->reports[ri];
-	struct S_scan sc = { 0 };
-	struct S_set ids = { 0 };
-	struct S_lines lc = { 0 };
-	cmark_iter *it;
-	cmark_event_type ev;
-	cmark_node *n;
-	cmark_node_type type;
-	const char *url;
-	char	*target, *frag, *key;
-	int	 line, col;
-	size_t	 i, errors = 0;
-
-	/* The ids of the rendered page: the body's headings and the theme's. */
-	S_scan_html(page ? page : "", page ? pagelen : 0, &sc, 0);
-	for (i = 0; i < sc.ids.n; i++)
-		S_set_add(&ids, sc.ids.v[i].value);
-	pthread_mutex_lock(&l->lock);
-	for (i = 0; i < sc.ids.n; i++) {
-		key = S_idkey(r->out, sc.ids.v[i].value);
-		S_set_add(&l->report_ids, key);
-		free(key);
-	}
-	pthread_mutex_unlock(&l->lock);
-	S_scan_free(&sc);
-
-	it = cmark_iter_new(doc);
-	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-		if (ev != CMARK_EVENT_ENTER)
-			continue;
-		n = cmark_iter_get_node(it);
-		type = cmark_node_get_type(n);
-		if (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE)
-			continue;
-		url = cmark_node_get_url(n);
-		if (url == NULL || *url == '\0' || url_is_external(url))
-			continue;
-		line = cmark_node_get_start_line(n);
-		col = cmark_node_get_start_column(n);
-		if (line > 0) {
-			line += r->body_line - 1;
-			col = S_char_col(text, textlen, line, col, &lc);
-		} else
-			col = 0;
-		if (links_resolve(r->out, url, l->base_path, &target,
-		    &frag) == -1) {
-			diag_error(r->path, line, col, "broken link \"%s\": it "
-			    "points outside the site", url);
-			errors++;
-			key = S_outside_key(r->out, url);
-			pthread_mutex_lock(&l->lock);
-			S_set_add(&l->content, key);
-			pthread_mutex_unlock(&l->lock);
-			free(key);
-			continue;
-		}
-		key = xasprintf("%s\n%s\n%s", r->out, target, frag ? frag : "");
-		pthread_mutex_lock(&l->lock);
-		S_set_add(&l->content, key);
-		pthread_mutex_unlock(&l->lock);
-		free(key);
-		if (strcmp(target, r->out) == 0) {
-			/* Same page: its ids are known now. */
-			if (frag != NULL && !S_set_has(&ids, frag)) {
-				diag_error(r->path, line, col, "broken link "
-				    "\"%s\": this report has no heading or "
-				    "anchor with id \"%s\"", url, frag);
-				errors++;
-			}
-			free(target);
-			free(frag);
-			continue;
-		}
-		pthread_mutex_lock(&l->lock);
-		l->clinks = xgrow(l->clinks, l->nclinks, sizeof(*l->clinks));
-		l->clinks[l->nclinks].report = ri;
-		l->clinks[l->nclinks].line = line;
-		l->clinks[l->nclinks].col = col;
-		l->clinks[l->nclinks].url = xstrdup(url);
-		l->clinks[l->nclinks].target = target;
-		l->clinks[l->nclinks].fragment = frag;
-		l->nclinks++;
-		pthread_mutex_unlock(&l->lock);
-	}
-	cmark_iter_free(it);
-	S_set_free(&ids);
-	S_lines_free(&lc);
-	return errors;
-}
-
 /*
  * Find the link of report ri that resolves to target#frag in its
  * Markdown, or with target NULL the link that leaves the site and reads
@@ -961,295 +773,514 @@ S_locate(struct links *l, size_t ri, const char *target, const char *frag,
 	return found;
 }
 
-/* ---- the end of the build ---- */
-
-struct S_file {
-	char		*rel;		/* relative to the site root */
-	size_t		 report;	/* the report whose page it is, or NO_REPORT */
-	struct S_scan	 scan;		/* for .html files */
-};
-
-struct S_tree {
-	const char	*dir;
-	struct S_file	*v;
-	size_t		 n;
-};
-
-static void
-S_walk(struct S_tree *t, const char *abs, const char *rel)
-{
-	DIR	*d;
-	struct dirent *de;
-	struct stat st;
-	char	*a, *r;
-
-	if ((d = opendir(abs)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		a = path_join(abs, de->d_name);
-		r = *rel ? path_join(rel, de->d_name) : xstrdup(de->d_name);
-		if (lstat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
-			S_walk(t, a, r);
-			free(r);
-		} else {
-			t->v = xgrow(t->v, t->n, sizeof(*t->v));
-			memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
-			t->v[t->n++].rel = r;
-		}
-		free(a);
-	}
-	closedir(d);
-}
-
-static void
-S_scan_one(void *arg, size_t i, int worker)
-{
-	struct S_tree *t = arg;
-	struct S_file *f = &t->v[i];
-	char	*abs, *data;
-	size_t	 len;
-
-	(void)worker;
-	if (!S_ends_with(f->rel, ".html"))
-		return;
-	abs = path_join(t->dir, f->rel);
-	if (file_read(abs, &data, &len) == 0) {
-		S_scan_html(data, len, &f->scan, 1);
-		free(data);
-	} else
-		diag_error(NULL, 0, 0, "cannot read %s: %s", abs,
-		    strerror(errno));
-	free(abs);
-}
-
+/* The 1-based line of byte offset off in text. */
 static int
-S_cmp_file(const void *a, const void *b)
+S_line_at(const char *text, size_t len, size_t off)
 {
-	return strcmp(((const struct S_file *)a)->rel,
-	    ((const struct S_file *)b)->rel);
+	const char *p = text, *end = text + (off < len ? off : len);
+	int	 line = 1;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		line++;
+		p++;
+	}
+	return line;
 }
 
-/* How a page of the output is named in diagnostics: OUT/rel. */
+/* How page rel is named in diagnostics: OUT/rel. */
 static char *
-S_page_name(const char *dir, const char *rel)
+S_page_name(const struct links *l, const char *rel)
 {
-	const char *base = strrchr(dir, '/');
-	size_t	 len;
-
-	base = base ? base + 1 : dir;
-	len = strlen(base);
-	if (S_ends_with(base, ".fazhi-staging"))
-		len -= strlen(".fazhi-staging");
-	return xasprintf("%.*s/%s", (int)len, base, rel);
+	return xasprintf("%s/%s", l->outname, rel);
 }
-
-/* A broken link of the theme, diagnosed once for all the pages it is on. */
-struct S_broken {
-	char	*key;		/* target#fragment, or the href if outside */
-	char	*page;		/* the first page it is on */
-	size_t	 off;		/* of the link in the page */
-	char	*href;
-	char	*why;
-	size_t	 more;		/* other pages with it */
-};
-
-struct S_brokens {
-	struct S_broken	*v;
-	size_t		 n;
-};
 
 /*
- * Check one href or src of a page written into dir.  A content link of
- * a rendered report was diagnosed at its source already; one of a
- * report reused from the cache is diagnosed at its source now; anything
- * else is a theme bug, collected into theme.  good remembers links
- * found good, as "directory\nhref": navigation repeats the same links
- * on every page of a directory.  Return errors diagnosed.
+ * Record a theme link found broken on page (its name in diagnostics),
+ * standing for 1 + extra occurrences (l->lock held).
+ */
+static void
+S_theme_broken(struct links *l, const char *key, const char *page, int line,
+    const char *href, const char *why, size_t extra)
+{
+	struct S_broken *b;
+	size_t	 i;
+
+	for (i = 0; i < l->nbroken; i++)
+		if (strcmp(l->broken[i].key, key) == 0)
+			break;
+	if (i < l->nbroken) {
+		/* The same bug on another page: keep the first page by path. */
+		b = &l->broken[i];
+		b->more += 1 + extra;
+		if (strcmp(page, b->page) < 0) {
+			free(b->page);
+			free(b->href);
+			b->page = xstrdup(page);
+			b->href = xstrdup(href);
+			b->line = line;
+		}
+		return;
+	}
+	l->broken = xgrow(l->broken, l->nbroken, sizeof(*l->broken));
+	b = &l->broken[l->nbroken++];
+	b->key = xstrdup(key);
+	b->page = xstrdup(page);
+	b->line = line;
+	b->href = xstrdup(href);
+	b->why = xstrdup(why);
+	b->more = extra;
+}
+
+/* Is rel a report's page?  They are all report/<slug>.html. */
+static int
+S_is_report(const struct links *l, const char *rel)
+{
+	return strncmp(rel, "report/", 7) == 0 && strset_has(&l->known, rel);
+}
+
+/* Queue a link for the end of the build (l->lock held). */
+static void
+S_defer(struct links *l, const char *target, const char *frag,
+    const char *href, size_t report, int line, int col, const char *page)
+{
+	struct S_pend *p;
+
+	if (report == NO_REPORT) {
+		char	*k = xasprintf("%s\n%s", target, frag ? frag : "");
+		size_t	 i;
+
+		if (!strset_add(&l->pendkeys, k)) {
+			free(k);
+			/* Seen before: count it, keep the first page by path. */
+			for (i = 0; i < l->npend; i++) {
+				p = &l->pend[i];
+				if (p->report == NO_REPORT &&
+				    strcmp(p->target, target) == 0 &&
+				    (p->frag == NULL) == (frag == NULL) &&
+				    (frag == NULL || strcmp(p->frag, frag) == 0))
+					break;
+			}
+			if (i < l->npend) {
+				p->more++;
+				if (strcmp(page, p->page) < 0) {
+					free(p->page);
+					free(p->href);
+					p->page = xstrdup(page);
+					p->href = xstrdup(href);
+					p->line = line;
+				}
+			}
+			return;
+		}
+		free(k);
+	}
+	l->pend = xgrow(l->pend, l->npend, sizeof(*l->pend));
+	p = &l->pend[l->npend++];
+	p->target = xstrdup(target);
+	p->frag = frag ? xstrdup(frag) : NULL;
+	p->href = href ? xstrdup(href) : NULL;
+	p->report = report;
+	p->line = line;
+	p->col = col;
+	p->page = page ? xstrdup(page) : NULL;
+	p->more = 0;
+}
+
+/*
+ * Check the ids and the relative links of a page as rendered.  skip
+ * holds "target\nfragment" (or the outside key) of the page's content
+ * links, which are checked at their source instead.  ids receives the
+ * page's ids.  Return errors diagnosed now.
  */
 static size_t
-S_check_page_link(struct links *l, const struct S_file *f,
-    const struct S_attr *a, const struct S_set *files,
-    const struct S_set *ids, struct S_brokens *theme, struct S_set *good)
+S_check_page(struct links *l, int worker, const char *rel, const char *html,
+    size_t len, const struct strset *skip, struct strset *ids)
 {
-	char	*target = NULL, *frag = NULL, *key, *why = NULL, *url;
-	char	*memo = NULL;
-	const char *src, *slash;
-	int	 line, col, outside = 0;
+	struct S_scan sc = { 0 };
+	struct strset *memo = &l->memo[worker >= 0 && worker < l->nmemo ?
+	    worker : 0];
+	const char *slash = strrchr(rel, '/');
+	int	 dirlen = slash ? (int)(slash - rel) : 0;
 	size_t	 i, errors = 0;
+	char	*target, *frag, *key, *name, *why;
 
-	/* Only links with a path: "#x" depends on the page itself. */
-	if (a->value[0] != '\0' && a->value[0] != '#') {
-		slash = strrchr(f->rel, '/');
-		memo = xasprintf("%.*s\n%s", slash ? (int)(slash - f->rel) : 0,
-		    f->rel, a->value);
-		if (S_set_has(good, memo)) {
-			free(memo);
-			return 0;
+	S_scan_html(html, len, &sc, 1);
+	for (i = 0; i < sc.ids.n; i++)
+		if (!strset_add(ids, sc.ids.v[i].value)) {
+			name = S_page_name(l, rel);
+			diag_error(name, S_line_at(html, len, sc.ids.v[i].off),
+			    0, "duplicate id \"%s\" in a generated page",
+			    sc.ids.v[i].value);
+			free(name);
+			errors++;
 		}
-	}
-	if (links_resolve(f->rel, a->value, l->base_path, &target,
-	    &frag) == -1)
-		outside = 1;
-	else if (!S_set_has(files, target))
-		why = xasprintf("the site has no page or file \"%s\"", target);
-	else if (frag != NULL && S_ends_with(target, ".html")) {
-		key = S_idkey(target, frag);
-		if (!S_set_has(ids, key))
-			why = xasprintf("\"%s\" has no heading or anchor with "
-			    "id \"%s\"", target, frag);
+	for (i = 0; i < sc.links.n; i++) {
+		const struct S_attr *a = &sc.links.v[i];
+		char	*memokey = NULL;
+		int	 outside;
+
+		/* Navigation repeats the same links on every page of a directory. */
+		if (a->value[0] != '\0' && a->value[0] != '#') {
+			memokey = xasprintf("%.*s\n%s", dirlen, rel, a->value);
+			if (strset_has(memo, memokey)) {
+				free(memokey);
+				continue;
+			}
+		}
+		why = NULL;
+		outside = links_resolve(rel, a->value, l->base_path, &target,
+		    &frag) == -1;
+		key = outside ? S_outside_key(rel, a->value) :
+		    xasprintf("%s\n%s", target, frag ? frag : "");
+		if (skip != NULL && strset_has(skip, key)) {
+			/* A content link: diagnosed at its source. */
+		} else if (outside) {
+			why = xstrdup("it points outside the site");
+		} else if (strcmp(target, rel) == 0) {
+			/* Same page: its ids are all known once it is scanned. */
+			if (frag != NULL) {
+				size_t	 k;
+				int	 found = 0;
+
+				for (k = 0; k < sc.ids.n && !found; k++)
+					found = strcmp(sc.ids.v[k].value, frag) == 0;
+				if (!found)
+					why = xasprintf("\"%s\" has no heading "
+					    "or anchor with id \"%s\"", target,
+					    frag);
+			}
+		} else {
+			int	 known;
+
+			pthread_mutex_lock(&l->lock);
+			known = strset_has(&l->known, target);
+			if (!known || (frag != NULL &&
+			    S_ends_with(target, ".html")))
+				S_defer(l, target, frag, a->value, NO_REPORT,
+				    S_line_at(html, len, a->off), 0, rel);
+			else if (memokey != NULL) {
+				if (memo->n >= MEMO_MAX)
+					strset_free(memo);
+				strset_add(memo, memokey);
+			}
+			pthread_mutex_unlock(&l->lock);
+		}
+		if (why != NULL) {
+			char	*bkey = outside ? xstrdup(a->value) :
+			    xasprintf("%s#%s", target, frag ? frag : "");
+
+			name = S_page_name(l, rel);
+			pthread_mutex_lock(&l->lock);
+			S_theme_broken(l, bkey, name, S_line_at(html, len,
+			    a->off), a->value, why, 0);
+			pthread_mutex_unlock(&l->lock);
+			free(name);
+			free(bkey);
+			free(why);
+		}
+		free(memokey);
 		free(key);
+		free(target);
+		free(frag);
 	}
-	if (outside)
-		why = xstrdup("it points outside the site");
-	if (why == NULL) {
-		if (memo != NULL)
-			S_set_add(good, memo);
-		goto out;
-	}
-	key = outside ? S_outside_key(f->rel, a->value) :
-	    xasprintf("%s\n%s\n%s", f->rel, target, frag ? frag : "");
-	i = S_set_has(&l->content, key);
-	free(key);
-	if (i)
-		goto out;	/* diagnosed at its source */
-	if (f->report != NO_REPORT && S_locate(l, f->report, target, frag,
-	    a->value, &line, &col, &url)) {
-		src = l->site->reports[f->report].path;
-		diag_error(src, line, col, "broken link \"%s\": %s", url, why);
-		free(url);
-		errors++;
-		goto out;
-	}
-	key = outside ? xstrdup(a->value) : xasprintf("%s#%s", target,
-	    frag ? frag : "");
-	for (i = 0; i < theme->n; i++)
-		if (strcmp(theme->v[i].key, key) == 0)
-			break;
-	if (i < theme->n) {
-		theme->v[i].more++;
-		free(key);
-		goto out;
-	}
-	theme->v = xgrow(theme->v, theme->n, sizeof(*theme->v));
-	theme->v[theme->n].key = key;
-	theme->v[theme->n].page = xstrdup(f->rel);
-	theme->v[theme->n].off = a->off;
-	theme->v[theme->n].href = xstrdup(a->value);
-	theme->v[theme->n].why = why;
-	theme->v[theme->n].more = 0;
-	theme->n++;
-	why = NULL;
-out:
-	free(memo);
-	free(why);
-	free(target);
-	free(frag);
+	S_scan_free(&sc);
 	return errors;
+}
+
+size_t
+links_check_page(struct links *l, int worker, const char *rel,
+    const char *html, size_t len)
+{
+	struct strset ids = { 0 };
+	size_t	 errors;
+
+	errors = S_check_page(l, worker, rel, html, len, NULL, &ids);
+	strset_free(&ids);
+	return errors;
+}
+
+/*
+ * A dependency line of the build cache: "target\tfragment", each
+ * percent-encoded where it holds a control byte, '%' or a space, so the
+ * line holds no '\t' or '\n' of its own.
+ */
+static void
+S_dep_put(struct buf *b, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= 0x20 || c == '%' || c == 0x7f)
+			buf_printf(b, "%%%02X", c);
+		else
+			buf_putc(b, c);
+	}
+}
+
+size_t
+links_check_report(struct links *l, int worker, size_t ri, const char *text,
+    size_t textlen, struct cmark_node *doc, const char *page, size_t pagelen,
+    struct buf *deps)
+{
+	const struct report *r = &l->site->reports[ri];
+	struct strset ids = { 0 }, content = { 0 };
+	struct S_lines lc = { 0 };
+	cmark_iter *it;
+	cmark_event_type ev;
+	cmark_node *n;
+	cmark_node_type type;
+	const char *url;
+	char	*target, *frag, *key;
+	int	 line, col, known;
+	size_t	 errors = 0;
+
+	/* The content links first: the page check leaves them out. */
+	it = cmark_iter_new(doc);
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		n = cmark_iter_get_node(it);
+		type = cmark_node_get_type(n);
+		if (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE)
+			continue;
+		url = cmark_node_get_url(n);
+		if (url == NULL || *url == '\0' || url_is_external(url))
+			continue;
+		if (links_resolve(r->out, url, l->base_path, &target,
+		    &frag) == -1) {
+			key = S_outside_key(r->out, url);
+			strset_add(&content, key);
+			free(key);
+		} else {
+			key = xasprintf("%s\n%s", target, frag ? frag : "");
+			strset_add(&content, key);
+			free(key);
+		}
+		free(target);
+		free(frag);
+	}
+	cmark_iter_free(it);
+	/* The page: its ids, and the theme's links. */
+	errors += S_check_page(l, worker, r->out, page ? page : "",
+	    page ? pagelen : 0, &content, &ids);
+	if (l->dry) {
+		size_t	 k;
+
+		pthread_mutex_lock(&l->lock);
+		for (k = 0; k < ids.cap; k++)
+			if (ids.v[k] != NULL) {
+				key = S_idkey(r->out, ids.v[k]);
+				strset_add(&l->report_ids, key);
+				free(key);
+			}
+		pthread_mutex_unlock(&l->lock);
+	}
+
+	it = cmark_iter_new(doc);
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		if (ev != CMARK_EVENT_ENTER)
+			continue;
+		n = cmark_iter_get_node(it);
+		type = cmark_node_get_type(n);
+		if (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE)
+			continue;
+		url = cmark_node_get_url(n);
+		if (url == NULL || *url == '\0' || url_is_external(url))
+			continue;
+		line = cmark_node_get_start_line(n);
+		col = cmark_node_get_start_column(n);
+		if (line > 0) {
+			line += r->body_line - 1;
+			col = S_char_col(text, textlen, line, col, &lc);
+		} else
+			col = 0;
+		if (links_resolve(r->out, url, l->base_path, &target,
+		    &frag) == -1) {
+			diag_error(r->path, line, col, "broken link \"%s\": it "
+			    "points outside the site", url);
+			errors++;
+			continue;
+		}
+		if (strcmp(target, r->out) == 0) {
+			/* Same page: its ids are known now. */
+			if (frag != NULL && !strset_has(&ids, frag)) {
+				diag_error(r->path, line, col, "broken link "
+				    "\"%s\": this report has no heading or "
+				    "anchor with id \"%s\"", url, frag);
+				errors++;
+			}
+			free(target);
+			free(frag);
+			continue;
+		}
+		/* Another file: a dependency of the page in the build cache. */
+		if (deps != NULL) {
+			S_dep_put(deps, target);
+			buf_putc(deps, '\t');
+			S_dep_put(deps, frag);
+			buf_putc(deps, '\n');
+		}
+		pthread_mutex_lock(&l->lock);
+		known = strset_has(&l->known, target);
+		if (!known || (frag != NULL && S_ends_with(target, ".html")))
+			S_defer(l, target, frag, url, ri, line, col, NULL);
+		pthread_mutex_unlock(&l->lock);
+		free(target);
+		free(frag);
+	}
+	cmark_iter_free(it);
+	strset_free(&ids);
+	strset_free(&content);
+	S_lines_free(&lc);
+	return errors;
+}
+
+/* Decode S_dep_put's encoding of s[0..len). */
+static char *
+S_dep_get(const char *s, size_t len)
+{
+	struct buf b = { 0 };
+
+	S_pct_decode(&b, s, len);
+	return buf_detach(&b);
+}
+
+void
+links_reused(struct links *l, size_t ri, const char *deps)
+{
+	const char *p, *tab, *nl;
+	char	*target, *frag;
+
+	for (p = deps; p != NULL && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		if ((tab = memchr(p, '\t', (size_t)(nl - p))) == NULL)
+			continue;
+		target = S_dep_get(p, (size_t)(tab - p));
+		frag = tab + 1 < nl ? S_dep_get(tab + 1, (size_t)(nl - tab - 1)) :
+		    NULL;
+		pthread_mutex_lock(&l->lock);
+		if (!strset_has(&l->known, target) ||
+		    (frag != NULL && S_ends_with(target, ".html")))
+			S_defer(l, target, frag, NULL, ri, 0, 0, NULL);
+		pthread_mutex_unlock(&l->lock);
+		free(target);
+		free(frag);
+	}
+}
+
+/* ---- the end of the build ---- */
+
+static int
+S_cmp_pend(const void *a, const void *b)
+{
+	const struct S_pend *x = a, *y = b;
+	int	 c = strcmp(x->target, y->target);
+
+	return c != 0 ? c : (x->report > y->report) - (x->report < y->report);
+}
+
+/* Diagnose a deferred link that is broken: why says how. */
+static size_t
+S_pend_broken(struct links *l, struct S_pend *p, const char *why)
+{
+	const struct report *r;
+	char	*url = NULL, *key;
+
+	if (p->report == NO_REPORT) {
+		char	*name = S_page_name(l, p->page);
+
+		key = xasprintf("%s#%s", p->target, p->frag ? p->frag : "");
+		S_theme_broken(l, key, name, p->line, p->href, why, p->more);
+		free(key);
+		free(name);
+		return 0;	/* counted with the theme's */
+	}
+	r = &l->site->reports[p->report];
+	/* From a page reused from the cache: find the link in the source. */
+	if (p->line == 0 && !S_locate(l, p->report, p->target, p->frag, "",
+	    &p->line, &p->col, &url))
+		p->line = p->col = 0;
+	diag_error(r->path, p->line, p->col, "broken link \"%s\": %s",
+	    url ? url : p->href ? p->href : p->target, why);
+	if (!p->frag)
+		S_hint(l, r, url ? url : p->href ? p->href : p->target);
+	free(url);
+	return 1;
 }
 
 size_t
 links_finish(struct links *l, const char *dir)
 {
-	struct S_tree tree = { 0 };
-	struct S_set files = { 0 }, ids = { 0 };
-	struct S_brokens theme = { 0 };
-	struct S_set good = { 0 };
-	const struct S_set *fileset = &l->known, *idset = &l->report_ids;
+	struct strset ids = { 0 };
+	const char *cur = NULL;
 	size_t	 i, k, errors = 0;
-	char	*key, *name;
+	char	*key, *why;
+	int	 have_ids = 0;
 
-	if (dir != NULL) {
-		tree.dir = dir;
-		S_walk(&tree, dir, "");
-		qsort(tree.v, tree.n, sizeof(*tree.v), S_cmp_file);
-		pool_run(tree.n, pool_workers(), S_scan_one, &tree);
-		for (i = 0; i < tree.n; i++) {
-			S_set_add(&files, tree.v[i].rel);
-			tree.v[i].report = S_report_of(l, tree.v[i].rel);
+	/* By target, so that each page's ids are read once. */
+	if (l->npend > 0)
+		qsort(l->pend, l->npend, sizeof(*l->pend), S_cmp_pend);
+	for (i = 0; i < l->npend; i++) {
+		struct S_pend *p = &l->pend[i];
+
+		if (!strset_has(&l->known, p->target)) {
+			why = xasprintf("the site has no page or file \"%s\"",
+			    p->target);
+			errors += S_pend_broken(l, p, why);
+			free(why);
+			continue;
 		}
-		/* Ids, unique per page. */
-		for (i = 0; i < tree.n; i++)
-			for (k = 0; k < tree.v[i].scan.ids.n; k++) {
-				key = S_idkey(tree.v[i].rel,
-				    tree.v[i].scan.ids.v[k].value);
-				if (!S_set_add(&ids, key)) {
-					name = S_page_name(dir, tree.v[i].rel);
-					diag_error(name, S_line_of(dir,
-					    tree.v[i].rel, tree.v[i].scan.ids.v[k].off),
-					    0, "duplicate id \"%s\" in a "
-					    "generated page",
-					    tree.v[i].scan.ids.v[k].value);
-					free(name);
-					errors++;
+		if (p->frag == NULL || !S_ends_with(p->target, ".html"))
+			continue;
+		if (dir == NULL) {
+			/* A dry run knows the ids of report pages only. */
+			key = S_idkey(p->target, p->frag);
+			k = strset_has(&l->report_ids, key);
+			free(key);
+			if (k || !S_is_report(l, p->target))
+				continue;
+		} else {
+			if (cur == NULL || strcmp(cur, p->target) != 0) {
+				char	*abs = path_join(dir, p->target), *data;
+				size_t	 len;
+				struct S_scan sc = { 0 };
+
+				strset_free(&ids);
+				cur = p->target;
+				have_ids = file_read(abs, &data, &len) == 0;
+				if (have_ids) {
+					S_scan_html(data, len, &sc, 0);
+					for (k = 0; k < sc.ids.n; k++)
+						strset_add(&ids,
+						    sc.ids.v[k].value);
+					S_scan_free(&sc);
+					free(data);
 				}
-				free(key);
+				free(abs);
 			}
-		fileset = &files;
-		idset = &ids;
-	}
-
-	/* Content links into other pages. */
-	for (i = 0; i < l->nclinks; i++) {
-		const struct S_clink *c = &l->clinks[i];
-		const struct report *r = &l->site->reports[c->report];
-
-		if (!S_set_has(fileset, c->target)) {
-			diag_error(r->path, c->line, c->col, "broken link "
-			    "\"%s\": the site has no page or file \"%s\"",
-			    c->url, c->target);
-			S_hint(l, r, c->url);
-			errors++;
-			continue;
+			if (!have_ids || strset_has(&ids, p->frag))
+				continue;
 		}
-		if (c->fragment == NULL || !S_ends_with(c->target, ".html"))
-			continue;
-		/* Without the pages (a dry run) only reports' ids are known. */
-		if (dir == NULL && S_report_of(l, c->target) == NO_REPORT)
-			continue;
-		key = S_idkey(c->target, c->fragment);
-		if (!S_set_has(idset, key)) {
-			diag_error(r->path, c->line, c->col, "broken link "
-			    "\"%s\": \"%s\" has no heading or anchor with id "
-			    "\"%s\"", c->url, c->target, c->fragment);
-			errors++;
-		}
-		free(key);
+		why = xasprintf("\"%s\" has no heading or anchor with id "
+		    "\"%s\"", p->target, p->frag);
+		errors += S_pend_broken(l, p, why);
+		free(why);
 	}
+	strset_free(&ids);
 
-	/* Every link of every page written. */
-	for (i = 0; i < tree.n; i++)
-		for (k = 0; k < tree.v[i].scan.links.n; k++)
-			errors += S_check_page_link(l, &tree.v[i],
-			    &tree.v[i].scan.links.v[k], &files, &ids, &theme,
-			    &good);
 	/* A theme bug repeats on every page: say it once, with a count. */
-	for (i = 0; i < theme.n; i++) {
-		const struct S_broken *b = &theme.v[i];
+	for (i = 0; i < l->nbroken; i++) {
+		const struct S_broken *b = &l->broken[i];
 
-		name = S_page_name(dir, b->page);
-		diag_error(name, S_line_of(dir, b->page, b->off), 0, "broken link \"%s\" in a generated "
-		    "page (a theme or generator bug): %s", b->href, b->why);
+		diag_error(b->page, b->line, 0, "broken link \"%s\" in a "
+		    "generated page (a theme or generator bug): %s", b->href,
+		    b->why);
 		if (b->more > 0)
 			diag_hint("the same link is broken in %zu other page%s",
 			    b->more, b->more == 1 ? "" : "s");
-		free(name);
-		free(b->page);
-		free(b->href);
-		free(b->why);
-		free(b->key);
 	}
-	errors += theme.n;
-	free(theme.v);
-	for (i = 0; i < tree.n; i++) {
-		free(tree.v[i].rel);
-		S_scan_free(&tree.v[i].scan);
-	}
-	free(tree.v);
-	S_set_free(&files);
-	S_set_free(&ids);
-	S_set_free(&good);
+	errors += l->nbroken;
 	return errors;
 }
 
@@ -1260,17 +1291,28 @@ links_free(struct links *l)
 
 	if (l == NULL)
 		return;
-	for (i = 0; i < l->nclinks; i++) {
-		free(l->clinks[i].url);
-		free(l->clinks[i].target);
-		free(l->clinks[i].fragment);
+	for (i = 0; i < l->npend; i++) {
+		free(l->pend[i].target);
+		free(l->pend[i].frag);
+		free(l->pend[i].href);
+		free(l->pend[i].page);
 	}
-	free(l->clinks);
-	free(l->pages);
-	S_set_free(&l->known);
-	S_set_free(&l->report_ids);
-	S_set_free(&l->content);
+	free(l->pend);
+	for (i = 0; i < l->nbroken; i++) {
+		free(l->broken[i].key);
+		free(l->broken[i].page);
+		free(l->broken[i].href);
+		free(l->broken[i].why);
+	}
+	free(l->broken);
+	for (i = 0; i < (size_t)l->nmemo; i++)
+		strset_free(&l->memo[i]);
+	free(l->memo);
+	strset_free(&l->known);
+	strset_free(&l->report_ids);
+	strset_free(&l->pendkeys);
 	pthread_mutex_destroy(&l->lock);
 	free(l->base_path);
+	free(l->outname);
 	free(l);
 }

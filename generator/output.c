@@ -24,6 +24,7 @@
 struct S_entry {
 	char		*path;
 	unsigned char	 key[32];
+	char		*deps;		/* "line\nline\n", or NULL */
 };
 
 struct out {
@@ -32,8 +33,7 @@ struct out {
 	char		*lockpath;
 	int		 lockfd;
 	pthread_mutex_t	 lock;
-	char		**dirs;		/* directories made in staging */
-	size_t		 ndirs;
+	struct strset	 dirs;		/* directories made in staging */
 	struct S_entry	*old;		/* the published cache, sorted by path */
 	size_t		 nold;
 	struct S_entry	*new;		/* this build's cache */
@@ -94,7 +94,7 @@ S_cache_load(struct out *o)
 		return;
 	}
 	free(p);
-	if (len < 8 || memcmp(text, "fazhi 1\n", 8) != 0) {
+	if (len < 8 || memcmp(text, "fazhi 2\n", 8) != 0) {
 		free(text);
 		return;
 	}
@@ -104,10 +104,26 @@ S_cache_load(struct out *o)
 		if ((nl = strchr(line, '\n')) == NULL)
 			break;
 		*nl = '\0';
+		/* "\tdep": a dependency of the entry above. */
+		if (line[0] == '\t') {
+			if (o->nold > 0 && strchr(line + 1, '\t') != NULL) {
+				struct S_entry *last = &o->old[o->nold - 1];
+				size_t	 have = last->deps ? strlen(last->deps) : 0;
+
+				last->deps = xrealloc(last->deps, have +
+				    (size_t)(nl - line) + 1);
+				memcpy(last->deps + have, line + 1,
+				    (size_t)(nl - line - 1));
+				memcpy(last->deps + have + (nl - line - 1), "\n",
+				    2);
+			}
+			continue;
+		}
 		if (nl - line < 66 || line[64] != ' ' ||
 		    S_unhex(line, e.key, 32) == -1 || !path_is_safe(line + 65))
 			continue;
 		e.path = xstrdup(line + 65);
+		e.deps = NULL;
 		if (o->nold == cap) {
 			cap = cap ? cap * 2 : 1024;
 			o->old = xrealloc(o->old, cap * sizeof(*o->old));
@@ -120,7 +136,8 @@ S_cache_load(struct out *o)
 }
 
 int
-out_cache_reuse(struct out *o, const char *rel, const unsigned char key[32])
+out_cache_reuse(struct out *o, const char *rel, const unsigned char key[32],
+    const char **deps)
 {
 	struct S_entry k, *e;
 
@@ -128,13 +145,16 @@ out_cache_reuse(struct out *o, const char *rel, const unsigned char key[32])
 		return -1;
 	k.path = (char *)rel;
 	e = bsearch(&k, o->old, o->nold, sizeof(*o->old), S_entry_cmp);
-	if (e == NULL || memcmp(e->key, key, 32) != 0)
+	if (e == NULL || memcmp(e->key, key, 32) != 0 || out_reuse(o, rel) == -1)
 		return -1;
-	return out_reuse(o, rel);
+	if (deps != NULL)
+		*deps = e->deps ? e->deps : "";
+	return 0;
 }
 
 void
-out_cache_put(struct out *o, const char *rel, const unsigned char key[32])
+out_cache_put(struct out *o, const char *rel, const unsigned char key[32],
+    const char *deps)
 {
 	pthread_mutex_lock(&o->lock);
 	if (o->nnew == o->capnew) {
@@ -142,6 +162,7 @@ out_cache_put(struct out *o, const char *rel, const unsigned char key[32])
 		o->new = xrealloc(o->new, o->capnew * sizeof(*o->new));
 	}
 	o->new[o->nnew].path = xstrdup(rel);
+	o->new[o->nnew].deps = deps && *deps ? xstrdup(deps) : NULL;
 	memcpy(o->new[o->nnew].key, key, 32);
 	o->nnew++;
 	pthread_mutex_unlock(&o->lock);
@@ -158,10 +179,23 @@ S_cache_save(struct out *o)
 
 	if (o->nnew > 0)
 		qsort(o->new, o->nnew, sizeof(*o->new), S_entry_cmp);
-	buf_puts(&b, "fazhi 1\n");
+	buf_puts(&b, "fazhi 2\n");
 	for (i = 0; i < o->nnew; i++) {
+		const char *d, *nl;
+
 		hex_encode(o->new[i].key, 32, hex);
 		buf_printf(&b, "%s %s\n", hex, o->new[i].path);
+		/* Each dependency line, as "\tline\n". */
+		for (d = o->new[i].deps; d != NULL && *d != '\0'; d = nl) {
+			size_t	 n = strcspn(d, "\n");
+
+			nl = d + n + (d[n] == '\n');
+			if (n == 0)
+				continue;
+			buf_putc(&b, '\t');
+			buf_put(&b, d, n);
+			buf_putc(&b, '\n');
+		}
 	}
 	rc = out_write(o, CACHE_FILE, b.data, b.len);
 	buf_free(&b);
@@ -242,25 +276,18 @@ S_parents(struct out *o, const char *rel)
 {
 	const char *slash = strrchr(rel, '/');
 	char	*dir, *abs;
-	size_t	 i;
 	int	 rc = 0;
 
 	if (slash == NULL)
 		return 0;
 	dir = xstrndup(rel, (size_t)(slash - rel));
 	pthread_mutex_lock(&o->lock);
-	for (i = 0; i < o->ndirs; i++)
-		if (strcmp(o->dirs[i], dir) == 0)
-			break;
-	if (i == o->ndirs) {
+	if (!strset_has(&o->dirs, dir)) {
 		abs = path_join(o->staging, dir);
 		rc = mkdir_p(abs);
 		free(abs);
-		if (rc == 0) {
-			o->dirs = xgrow(o->dirs, o->ndirs, sizeof(char *));
-			o->dirs[o->ndirs++] = dir;
-			dir = NULL;
-		}
+		if (rc == 0)
+			strset_add(&o->dirs, dir);
 	}
 	pthread_mutex_unlock(&o->lock);
 	free(dir);
@@ -376,15 +403,17 @@ S_release(struct out *o)
 		unlink(o->lockpath);
 		close(o->lockfd);
 	}
-	for (i = 0; i < o->ndirs; i++)
-		free(o->dirs[i]);
-	for (i = 0; i < o->nold; i++)
+	strset_free(&o->dirs);
+	for (i = 0; i < o->nold; i++) {
 		free(o->old[i].path);
+		free(o->old[i].deps);
+	}
 	free(o->old);
-	for (i = 0; i < o->nnew; i++)
+	for (i = 0; i < o->nnew; i++) {
 		free(o->new[i].path);
+		free(o->new[i].deps);
+	}
 	free(o->new);
-	free(o->dirs);
 	pthread_mutex_destroy(&o->lock);
 	free(o->dir);
 	free(o->staging);

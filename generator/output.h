@@ -39,15 +39,21 @@ int	 out_reuse(struct out *, const char *rel);
 /*
  * The build cache.  OUT/.fazhi-cache lists, for each cached output
  * file, the key (a SHA-256 over everything that went into it) that
- * produced it.  out_cache_reuse() links rel from the published site
- * into staging when the published copy was made from the same key and
- * returns 0; otherwise -1, and the caller renders it.  Either way the
- * caller then records the key with out_cache_put(), and out_commit()
- * writes the new cache into the staging directory, so the cache is
- * published atomically with the pages it describes.
+ * produced it, and the file's dependencies: lines of text, without
+ * '\n', that the caller gave (the link check's targets of a page, see
+ * links_reused()).  out_cache_reuse() links rel from the published
+ * site into staging when the published copy was made from the same key,
+ * sets *deps (when not NULL) to its dependencies ("" if none; valid
+ * until out_commit() or out_abort()) and returns 0; otherwise it
+ * returns -1, and the caller renders the file.  Either way the caller
+ * then records the key with out_cache_put(), and out_commit() writes
+ * the new cache into the staging directory, so the cache is published
+ * atomically with the pages it describes.
  */
-int	 out_cache_reuse(struct out *, const char *rel, const unsigned char key[32]);
-void	 out_cache_put(struct out *, const char *rel, const unsigned char key[32]);
+int	 out_cache_reuse(struct out *, const char *rel, const unsigned char key[32],
+	    const char **deps);
+void	 out_cache_put(struct out *, const char *rel, const unsigned char key[32],
+	    const char *deps);
 
 /* Is this out_open_dry()'s output, which writes nothing? */
 int	 out_dry(const struct out *);

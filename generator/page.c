@@ -234,6 +234,10 @@ S_render(struct S_ctx *ctx, struct S_worker *w, const char *tmpl,
 		return -1;
 	}
 	__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+	/* Report pages are checked with their Markdown (S_report). */
+	if (ctx->o->links != NULL && strcmp(tmpl, "report.html") != 0)
+		links_check_page(ctx->o->links, (int)(w - ctx->w), rel,
+		    w->html.data ? w->html.data : "", w->html.len);
 	return 0;
 }
 
@@ -357,6 +361,8 @@ S_report(void *arg, size_t i, int worker)
 	unsigned char key[32];
 	int	 filtered;
 	int	 pending = 0;		/* bundles: standalone page to render */
+	const char *deps;
+	struct buf depbuf = { 0 };
 
 	S_report_key(o, ctx->site_hash, ctx->index_hash, i, key);
 	for (k = 0; k < r->nattachments; k++) {
@@ -372,9 +378,11 @@ S_report(void *arg, size_t i, int worker)
 		ctx->failed = 1;
 		return;
 	}
-	if (!pending)
-		out_cache_put(o->out, r->out, key);
-	if (!pending && out_cache_reuse(o->out, r->out, key) == 0) {
+	if (!pending && out_cache_reuse(o->out, r->out, key, &deps) == 0) {
+		/* Its links into other files may have broken since. */
+		if (o->links != NULL)
+			links_reused(o->links, i, deps);
+		out_cache_put(o->out, r->out, key, deps);
 		__atomic_add_fetch(&ctx->reused, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
 		S_progress(ctx);
@@ -470,8 +478,6 @@ S_report(void *arg, size_t i, int worker)
 		if (pending && bundles_report_standalone(ctx->bd, i, w->tmpl,
 		    key) == -1)
 			ctx->failed = 1;
-		if (pending)
-			out_cache_put(o->out, r->out, key);
 		bundles_push(ctx->bd, L, BUNDLE_REPORT, i);
 		lua_setfield(L, -2, "bundle");
 	}
@@ -488,11 +494,13 @@ S_report(void *arg, size_t i, int worker)
 		cmark_node *src = filtered ? md_parse(text + r->body_off,
 		    len - r->body_off, o->cfg->unsafe_html) : doc;
 
-		links_check_report(o->links, i, text, len, src, w->html.data,
-		    w->html.len);
+		links_check_report(o->links, worker, i, text, len, src,
+		    w->html.data, w->html.len, &depbuf);
 		if (src != doc)
 			md_free(src);
 	}
+	out_cache_put(o->out, r->out, key, buf_cstr(&depbuf));
+	buf_free(&depbuf);
 	md_free(doc);
 	free(text);
 	S_progress(ctx);

@@ -124,6 +124,77 @@ timing(const char *phase)
 	last = t;
 }
 
+/* ---- a set of strings ---- */
+
+static uint64_t
+S_fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int
+strset_has(const struct strset *set, const char *s)
+{
+	size_t	 i;
+
+	if (set->cap == 0)
+		return 0;
+	for (i = S_fnv(s) & (set->cap - 1); set->v[i] != NULL;
+	    i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+strset_add(struct strset *set, const char *s)
+{
+	size_t	 i, k, oldcap;
+	char	**old;
+
+	if (strset_has(set, s))
+		return 0;
+	if ((set->n + 1) * 2 > set->cap) {
+		old = set->v;
+		oldcap = set->cap;
+		set->cap = oldcap ? oldcap * 2 : 64;
+		set->v = xcalloc(set->cap, sizeof(char *));
+		for (k = 0; k < oldcap; k++) {
+			if (old[k] == NULL)
+				continue;
+			for (i = S_fnv(old[k]) & (set->cap - 1);
+			    set->v[i] != NULL; i = (i + 1) & (set->cap - 1))
+				;
+			set->v[i] = old[k];
+		}
+		free(old);
+	}
+	for (i = S_fnv(s) & (set->cap - 1); set->v[i] != NULL;
+	    i = (i + 1) & (set->cap - 1))
+		;
+	set->v[i] = xstrdup(s);
+	set->n++;
+	return 1;
+}
+
+void
+strset_free(struct strset *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->cap; i++)
+		free(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->cap = set->n = 0;
+}
+
 /* ---- SHA-256 (FIPS 180-4) ---- */
 
 static const uint32_t S_k[64] = {

@@ -69,6 +69,20 @@ void	*xgrow(void *p, size_t n, size_t size);
 char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A set of strings (open addressing, FNV-1a), for paths and ids.  Not
+ * thread-safe; strset_add copies.  Zero-initialised is empty.
+ */
+struct strset {
+	char	**v;		/* slots, NULL when empty */
+	size_t	 cap;		/* 0 or a power of two */
+	size_t	 n;
+};
+int	 strset_has(const struct strset *, const char *);
+/* Add s; return 1 if it was new, 0 if it was there already. */
+int	 strset_add(struct strset *, const char *);
+void	 strset_free(struct strset *);
+
 /* Monotonic seconds, for the build summary only (never written to output). */
 double	 now_seconds(void);
 /* FAZHI_TIMINGS=1: phase times on stderr, for profiling (make bench). */

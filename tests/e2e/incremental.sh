@@ -66,4 +66,29 @@ mkdir -p "$T/p/filters"; echo "return {}" >"$T/p/filters/zz_noop.lua"
 "$FAZHI" build -C "$T/p" >"$T/log" 2>&1
 grep -qE "Reports +\| [0-9]+ \(0 reused\)" "$T/log" && echo "PASS a filter change rebuilds every report" || echo "FAIL a filter change rebuilds every report: $(grep Reports "$T/log")"
 same_as_cold "filter change"
+# A page reused from the cache still has its links into other reports
+# checked: renaming the target (its slug) breaks the link, found at its source.
+sed -i 's/^filters:.*/filters: []/; /^sections:/,/level: warning/d' "$T/p/site.yaml"
+printf '\n见[市司法局2023年报告](sfj-2023.html#一-2023年推进法治政府建设的主要举措和成效)。\n' >>"$T/p/content/东湖区人民政府/2021.md"
+line=$(wc -l <"$T/p/content/东湖区人民政府/2021.md")
+same_as_cold "a cross-report link"
+"$FAZHI" build -C "$T/p" >"$T/log" 2>&1
+grep -qE "Reports +\| $n \($n reused\)" "$T/log" && echo "PASS without filters every page is reused" || echo "FAIL without filters every page is reused: $(grep Reports "$T/log")"
+sed -i 's/^slug: sfj-2023/slug: sfj2023/' "$T/p/content/市司法局/2023.md"
+if "$FAZHI" build -C "$T/p" >"$T/log" 2>&1; then
+	echo "FAIL a reused page's link to a renamed report fails the build"
+elif grep -q "^content/东湖区人民政府/2021.md:$line:2: error: broken link \"sfj-2023.html#" "$T/log"; then
+	echo "PASS a reused page's link to a renamed report is an error at its source"
+else
+	echo "FAIL a reused page's link to a renamed report is an error at its source: $(head -3 "$T/log")"
+fi
+sed -i 's/^slug: sfj2023/slug: sfj-2023/' "$T/p/content/市司法局/2023.md"
+sed -i 's/^## 一、2023年推进法治政府建设的主要举措和成效/## 一、主要举措/' "$T/p/content/市司法局/2023.md"
+if "$FAZHI" build -C "$T/p" >"$T/log" 2>&1; then
+	echo "FAIL a reused page's link to a removed heading fails the build"
+elif grep -q "^content/东湖区人民政府/2021.md:$line:2: error: broken link .*has no heading or anchor" "$T/log"; then
+	echo "PASS a reused page's link to a removed heading is an error at its source"
+else
+	echo "FAIL a reused page's link to a removed heading is an error at its source: $(head -3 "$T/log")"
+fi
 exit 0
