@@ -62,8 +62,39 @@ S_hash_file(struct sha256 *h, const char *root, const char *rel)
 	free(p);
 }
 
+/*
+ * The theme's static files, by name and content: pages link them, and
+ * the link check of a page reused from the cache relies on its key.
+ */
 static void
-S_global_hash(const char *root, const struct tmpl_set *t, unsigned char out[32])
+S_hash_tree(struct sha256 *h, const char *root, const char *rel)
+{
+	struct dirent **names;
+	char	*dir = path_join(root, rel), *sub;
+	int	 n, i;
+
+	if ((n = scandir(dir, &names, NULL, alphasort)) < 0) {
+		free(dir);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			sub = path_join(rel, names[i]->d_name);
+			if (names[i]->d_type == DT_DIR)
+				S_hash_tree(h, root, sub);
+			else
+				S_hash_file(h, root, sub);
+			free(sub);
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+}
+
+static void
+S_global_hash(const char *root, const char *theme, const struct tmpl_set *t,
+    unsigned char out[32])
 {
 	struct sha256 h;
 	unsigned char th[32];
@@ -76,6 +107,12 @@ S_global_hash(const char *root, const struct tmpl_set *t, unsigned char out[32])
 	S_hash_file(&h, root, "site.yaml");
 	tmpl_hash(t, th);
 	sha256_update(&h, th, 32);
+	if (theme != NULL) {
+		char *st = xasprintf("themes/%s/static", theme);
+
+		S_hash_tree(&h, root, st);
+		free(st);
+	}
 	dir = path_join(root, "filters");
 	if ((n = scandir(dir, &names, NULL, alphasort)) >= 0) {
 		for (i = 0; i < n; i++) {
@@ -143,9 +180,10 @@ build_run(const struct build_args *a, struct build_result *res)
 	po.bundles = a->bundles && cfg.bundles;
 	po.workers = a->jobs > 0 ? a->jobs : pool_workers();
 	po.progress = !a->quiet && isatty(2);
-	S_global_hash(a->root, tmpl, po.global);
-	po.links = links_new(&site, &cfg, a->root,
-	    po.bundles && tmpl_exists(tmpl, "downloads.html"));
+	S_global_hash(a->root, cfg.theme, tmpl, po.global);
+	po.links = links_new(&site, &cfg, a->root, outdir,
+	    po.bundles && tmpl_exists(tmpl, "downloads.html"), po.workers,
+	    a->check);
 	/* Links are checked once every page is written, errors or not. */
 	if (page_build(&po, &st) == -1 ||
 	    (timing("pages"), 0) ||
