@@ -59,6 +59,7 @@ struct S_ctx {
 	size_t		 reused;	/* report pages linked from the cache */
 	unsigned char	 site_hash[32];	/* see S_site_hash */
 	unsigned char	 index_hash[32];	/* every report's metadata */
+	unsigned char	(*sumhash)[32];	/* per report: S_hash_summary's */
 	size_t		**catdepts;	/* per category: its departments, by name */
 	size_t		*ncatdepts;
 	size_t		*deptpos;	/* a department's place in its category's list */
@@ -308,6 +309,7 @@ S_site_hash(const struct page_opts *o, unsigned char out[32])
 {
 	const struct site *s = o->site;
 	struct sha256 h;
+	size_t	 i;
 
 	sha256_init(&h);
 	sha256_update(&h, &s->n, sizeof(s->n));
@@ -315,12 +317,119 @@ S_site_hash(const struct page_opts *o, unsigned char out[32])
 	S_hash_groups(&h, s->cats, s->ncats);
 	S_hash_groups(&h, s->depts, s->ndepts);
 	S_hash_groups(&h, s->years, s->nyears);
+	/* site.departments[i].category: its newest report's. */
+	for (i = 0; i < s->ndepts; i++)
+		if (s->depts[i].n > 0)
+			sha256_update(&h, &s->reports[s->depts[i].reports[0]].cat,
+			    sizeof(size_t));
 	sha256_final(&h, out);
+}
+
+/* pool_run: the hash of report i's summary, once per build. */
+static void
+S_sumhash(void *arg, size_t i, int worker)
+{
+	struct S_ctx *ctx = arg;
+	const struct site *s = ctx->o->site;
+	struct sha256 h;
+
+	(void)worker;
+	sha256_init(&h);
+	S_hash_summary(&h, s, &s->reports[i]);
+	sha256_final(&h, ctx->sumhash[i]);
+}
+
+static int
+S_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Hash the Lua value at idx: what a page's variables hold (strings,
+ * numbers, booleans and tables of them), with table keys in order so
+ * the hash does not depend on Lua's iteration order.  At the top level
+ * (depth 0) "site" is left out: the site table is the same for every
+ * page and S_site_hash covers it.
+ */
+static void
+S_hash_lua(struct sha256 *h, lua_State *L, int idx, int depth)
+{
+	int	 t = lua_type(L, idx);
+
+	idx = lua_absindex(L, idx);
+	sha256_update(h, &t, sizeof(t));
+	switch (t) {
+	case LUA_TSTRING: {
+		size_t	 n;
+		const char *p = lua_tolstring(L, idx, &n);
+
+		sha256_update(h, &n, sizeof(n));
+		sha256_update(h, p, n);
+		break;
+	}
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			lua_Integer v = lua_tointeger(L, idx);
+
+			sha256_update(h, &v, sizeof(v));
+		} else {
+			lua_Number v = lua_tonumber(L, idx);
+
+			sha256_update(h, &v, sizeof(v));
+		}
+		break;
+	case LUA_TBOOLEAN: {
+		int	 v = lua_toboolean(L, idx);
+
+		sha256_update(h, &v, sizeof(v));
+		break;
+	}
+	case LUA_TTABLE: {
+		lua_Integer n = (lua_Integer)lua_rawlen(L, idx), k;
+		const char **keys = NULL;
+		size_t	 nkeys = 0, j;
+
+		if (depth > 32)
+			break;
+		sha256_update(h, &n, sizeof(n));
+		for (k = 1; k <= n; k++) {
+			lua_rawgeti(L, idx, k);
+			S_hash_lua(h, L, -1, depth + 1);
+			lua_pop(L, 1);
+		}
+		lua_pushnil(L);
+		while (lua_next(L, idx) != 0) {
+			lua_pop(L, 1);
+			if (lua_type(L, -1) == LUA_TSTRING) {
+				const char *key = lua_tostring(L, -1);
+
+				if (depth == 0 && strcmp(key, "site") == 0)
+					continue;
+				keys = xgrow(keys, nkeys, sizeof(*keys));
+				keys[nkeys++] = key;
+			}
+		}
+		if (nkeys > 1)
+			qsort(keys, nkeys, sizeof(*keys), S_cmp_str);
+		for (j = 0; j < nkeys; j++) {
+			S_hash_str(h, keys[j]);
+			lua_getfield(L, idx, keys[j]);
+			S_hash_lua(h, L, -1, depth + 1);
+			lua_pop(L, 1);
+		}
+		free(keys);
+		break;
+	}
+	default:
+		break;
+	}
 }
 
 static void
 S_report_key(const struct page_opts *o, const unsigned char ctx_site_hash[32],
-    const unsigned char ctx_index_hash[32], size_t i, unsigned char key[32])
+    const unsigned char ctx_index_hash[32], const unsigned char (*sumhash)[32],
+    size_t i, unsigned char key[32])
 {
 	const struct site *s = o->site;
 	const struct report *r = &s->reports[i];
@@ -336,7 +445,7 @@ S_report_key(const struct page_opts *o, const unsigned char ctx_site_hash[32],
 		sha256_update(&h, ctx_index_hash, 32);
 	sha256_update(&h, r->hash, 32);
 	for (k = 0; k < g->n; k++)
-		S_hash_summary(&h, s, &s->reports[g->reports[k]]);
+		sha256_update(&h, sumhash[g->reports[k]], 32);
 	for (k = 0; k < r->nattachments; k++) {
 		S_hash_str(&h, r->attachments[k].name);
 		sha256_update(&h, &r->attachments[k].size, sizeof(long long));
@@ -364,7 +473,8 @@ S_report(void *arg, size_t i, int worker)
 	const char *deps;
 	struct buf depbuf = { 0 };
 
-	S_report_key(o, ctx->site_hash, ctx->index_hash, i, key);
+	S_report_key(o, ctx->site_hash, ctx->index_hash,
+	    (const unsigned char (*)[32])ctx->sumhash, i, key);
 	for (k = 0; k < r->nattachments; k++) {
 		char *src = path_join(o->root, r->attachments[k].src);
 
@@ -509,6 +619,8 @@ S_report(void *arg, size_t i, int worker)
 /* ---- listing pages ---- */
 
 #define SIBLINGS 30
+/* Pages around the current one in page.pagination.pages. */
+#define PAGER_WINDOW 5
 
 /*
  * page.siblings: up to SIBLINGS departments of the same category around
@@ -554,7 +666,8 @@ S_listing(void *arg, size_t i, int worker)
 	const size_t *idx;
 	size_t	 n, from, to, k;
 	const char *base;
-	char	*url, *title, *u;
+	char	*url, *title, *u, *out;
+	unsigned char key[32];
 
 	if (job->g) {
 		idx = job->g->reports;
@@ -564,6 +677,48 @@ S_listing(void *arg, size_t i, int worker)
 		idx = s->newest;
 		n = s->n;
 		base = "reports.html";
+	}
+	from = (job->page - 1) * (size_t)o->cfg->page_size;
+	to = from + (size_t)o->cfg->page_size;
+	if (to > n)
+		to = n;
+	/* The file name keeps its characters; only the URL is encoded. */
+	u = job->g ? xasprintf("%s/%s.html", job->kind, job->g->key) :
+	    xstrdup(base);
+	out = S_page_url(u, job->page);
+	free(u);
+	/*
+	 * Its key, from what its variables are made of: the build and the
+	 * site (S_site_hash: groups, their counts and categories, hence
+	 * titles, breadcrumbs, siblings and pager URLs), which group and
+	 * page, its bundle, and the summaries it lists.  A reused page is
+	 * not even pushed to Lua.
+	 */
+	{
+		struct sha256 h;
+
+		sha256_init(&h);
+		sha256_update(&h, o->global, 32);
+		sha256_update(&h, ctx->site_hash, 32);
+		S_hash_str(&h, "list.html");
+		S_hash_str(&h, job->kind);
+		S_hash_str(&h, job->g ? job->g->name : NULL);
+		sha256_update(&h, &job->page, sizeof(job->page));
+		sha256_update(&h, &job->npages, sizeof(job->npages));
+		if (job->g && ctx->bd != NULL) {
+			bundles_push_group(ctx->bd, L, job->g);
+			S_hash_lua(&h, L, -1, 1);
+			lua_pop(L, 1);
+		}
+		for (k = from; k < to; k++)
+			sha256_update(&h, ctx->sumhash[idx[k]], 32);
+		sha256_final(&h, key);
+	}
+	if (out_cache_reuse(o->out, out, key, NULL) == 0) {
+		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+		out_cache_put(o->out, out, key, NULL);
+		free(out);
+		return;
 	}
 	url = S_page_url(base, job->page);
 	if (job->g == NULL)
@@ -613,14 +768,28 @@ S_listing(void *arg, size_t i, int worker)
 		S_sets(L, "next", u);
 		free(u);
 	}
-	lua_createtable(L, (int)job->npages, 0);
-	for (k = 1; k <= job->npages; k++) {
-		lua_createtable(L, 0, 2);
-		S_seti(L, "n", (long long)k);
-		u = S_page_url(base, k);
-		S_sets(L, "url", u);
-		free(u);
-		lua_rawseti(L, -2, (lua_Integer)k);
+	/*
+	 * The first, the last and the pages within PAGER_WINDOW of this
+	 * one: every page on every page would make a national listing of
+	 * tens of thousands of pages quadratic.
+	 */
+	lua_createtable(L, 2 * PAGER_WINDOW + 3, 0);
+	{
+		int	 np = 0;
+
+		for (k = 1; k <= job->npages; k++) {
+			if (k != 1 && k != job->npages &&
+			    k + PAGER_WINDOW < job->page)
+				k = job->page - PAGER_WINDOW;
+			if (k != job->npages && k > job->page + PAGER_WINDOW)
+				k = job->npages;
+			lua_createtable(L, 0, 2);
+			S_seti(L, "n", (long long)k);
+			u = S_page_url(base, k);
+			S_sets(L, "url", u);
+			free(u);
+			lua_rawseti(L, -2, ++np);
+		}
 	}
 	lua_setfield(L, -2, "pages");
 	lua_setfield(L, -2, "pagination");
@@ -640,26 +809,15 @@ S_listing(void *arg, size_t i, int worker)
 		bundles_push_group(ctx->bd, L, job->g);
 		lua_setfield(L, -2, "bundle");
 	}
-	from = (job->page - 1) * (size_t)o->cfg->page_size;
-	to = from + (size_t)o->cfg->page_size;
-	if (to > n)
-		to = n;
 	lua_createtable(L, (int)(to - from), 0);
 	for (k = from; k < to; k++) {
 		S_push_summary(L, s, &s->reports[idx[k]]);
 		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
 	}
 	lua_setfield(L, -2, "reports");
-	/* The file name keeps its characters; only the URL is encoded. */
-	{
-		char *rel = job->g ? xasprintf("%s/%s.html", job->kind,
-		    job->g->key) : xstrdup(base);
-		char *out = S_page_url(rel, job->page);
-
-		S_render(ctx, w, "list.html", out);
-		free(out);
-		free(rel);
-	}
+	S_render(ctx, w, "list.html", out);
+	out_cache_put(o->out, out, key, NULL);
+	free(out);
 	free(url);
 	free(title);
 }
@@ -994,12 +1152,14 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	}
 	ctx.total = s->n;
 	S_site_hash(o, ctx.site_hash);
+	ctx.sumhash = xcalloc(s->n + 1, 32);
+	pool_run(s->n, nw, S_sumhash, &ctx);
 	{
 		struct sha256 h;
 
 		sha256_init(&h);
 		for (i = 0; i < s->n; i++)
-			S_hash_summary(&h, s, &s->reports[i]);
+			sha256_update(&h, ctx.sumhash[i], 32);
 		sha256_final(&h, ctx.index_hash);
 	}
 	if (o->bundles)
@@ -1076,5 +1236,6 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	}
 	free(ctx.w);
 	free(ctx.jobs);
+	free(ctx.sumhash);
 	return ctx.failed || out_failed(o->out) ? -1 : 0;
 }

@@ -28,6 +28,11 @@ n=$(find "$T/p/content" -name '*.md' | wc -l)
 if grep -qE "Reports +\| $n \($n reused\)" "$T/log"; then echo "PASS unchanged rebuild reuses every report page"
 else echo "FAIL unchanged rebuild reuses every report page: $(grep Reports "$T/log")"; fi
 same_as_cold "no change"
+# Listing pages are reused too: the same file (inode), not a re-render.
+ino=$(stat -c %i "$T/p/site/reports.html" "$T/p/site/category/区政府.html" | tr '\n' ' ')
+"$FAZHI" build -C "$T/p" --quiet >/dev/null 2>&1
+[ "$(stat -c %i "$T/p/site/reports.html" "$T/p/site/category/区政府.html" | tr '\n' ' ')" = "$ino" ] &&
+    echo "PASS unchanged rebuild reuses listing pages" || echo "FAIL unchanged rebuild reuses listing pages"
 
 echo "新增一段：持续推进。" >>"$T/p/content/市司法局/2022.md"
 "$FAZHI" build -C "$T/p" >"$T/log" 2>&1
