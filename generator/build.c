@@ -142,7 +142,8 @@ build_run(const struct build_args *a, struct build_result *res)
 	struct out *o = NULL;
 	struct page_opts po;
 	struct build_stats st;
-	char	*outdir;
+	struct buf scancache = { 0 };
+	char	*outdir, *scanpath;
 	double	 t0 = now_seconds();
 	int	 rc = -1, scanned = 0;
 	size_t	 i;
@@ -152,6 +153,7 @@ build_run(const struct build_args *a, struct build_result *res)
 	if (res)
 		memset(res, 0, sizeof(*res));
 	outdir = a->outdir ? xstrdup(a->outdir) : path_join(a->root, "site");
+	scanpath = path_join(outdir, ".fazhi-scan");
 	timing("start");
 	if (config_load(&cfg, a->root) == 0) {
 		if ((tmpl = tmpl_compile(a->root, cfg.theme)) != NULL)
@@ -161,7 +163,8 @@ build_run(const struct build_args *a, struct build_result *res)
 					    "templates/%s", cfg.theme,
 					    S_required_templates[i]);
 		timing("config, templates");
-		content_scan(&site, &cfg, a->root);
+		content_scan(&site, &cfg, a->root, scanpath,
+		    a->check ? NULL : &scancache);
 		scanned = 1;
 		timing("scan");
 	}
@@ -171,6 +174,8 @@ build_run(const struct build_args *a, struct build_result *res)
 	o = a->check ? out_open_dry() : out_open(outdir);
 	if (o == NULL)
 		goto out;
+	if (!a->check)
+		content_scan_save(o, &site, &scancache);
 	memset(&po, 0, sizeof(po));
 	po.root = a->root;
 	po.cfg = &cfg;
@@ -220,6 +225,8 @@ out:
 	if (tmpl)
 		tmpl_set_free(tmpl);
 	config_free(&cfg);
+	buf_free(&scancache);
+	free(scanpath);
 	free(outdir);
 	return rc;
 }

@@ -8,14 +8,27 @@
  * After a successful scan the reports are sorted (department, year)
  * and the groupings below are built.  Every string is owned by the
  * site and lives until site_free().
+ *
+ * The scan cache (OUT/.fazhi-scan) lets a rebuild skip reading,
+ * hashing and parsing the reports whose files have not changed: a
+ * report is taken from it when its stat (device, inode, size, mtime
+ * and ctime in ns) is the one recorded, its timestamps are older than
+ * the scan that recorded it, the cache was written for the same
+ * site.yaml and generator, and its attachments and filters still
+ * check out.  Reports that had any diagnostic are never cached, so a
+ * rebuild prints what a cold build prints.  The pages are the same
+ * with or without the cache.
  */
 #ifndef FAZHI_CONTENT_H
 #define FAZHI_CONTENT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+struct buf;
 struct config;
+struct out;
 
 #define NO_REPORT ((size_t)-1)
 
@@ -74,13 +87,26 @@ struct site {
 	size_t		 ncats;
 	struct group	*years;		/* newest first */
 	size_t		 nyears;
+	struct timespec	 scanned;	/* wall clock when content_scan() began */
 };
 
 /*
  * Return 0 on success, -1 when any report is invalid (all problems are
- * diagnosed).  root is the project root.
+ * diagnosed).  root is the project root.  cache is the scan cache to
+ * read (OUT/.fazhi-scan) or NULL; a missing, damaged or stale cache
+ * only makes the scan read every file.  When newcache is not NULL it
+ * receives the cache for this scan's reports, to be written with
+ * content_scan_save() once the build may publish.
  */
-int	 content_scan(struct site *, const struct config *, const char *root);
+int	 content_scan(struct site *, const struct config *, const char *root,
+	    const char *cache, struct buf *newcache);
+/*
+ * Write newcache into o's staging directory as .fazhi-scan, dated when
+ * the scan began (the next scan trusts only files older than that).
+ * Return 0 or -1 (then no cache is staged; the next build reads all).
+ */
+int	 content_scan_save(struct out *, const struct site *,
+	    const struct buf *newcache);
 void	 site_free(struct site *);
 /* Free the strings of every report in s (not the array itself). */
 void	 site_free_reports(struct site *);

@@ -28,6 +28,7 @@ static size_t		 S_n, S_cap, S_seq;
 static size_t		 S_errors, S_warnings;
 /* Per thread: where its last diagnostic went, so hints attach to it. */
 static _Thread_local size_t S_last = (size_t)-1;
+static _Thread_local size_t S_thread_count;
 static enum diag_format	 S_format = DIAG_PLAIN;
 
 void
@@ -44,6 +45,7 @@ diag(enum diag_level level, const char *path, int line, int col,
 	struct diagmsg *d;
 	va_list	 ap;
 
+	S_thread_count++;
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
@@ -95,6 +97,12 @@ diag_errors(void)
 	n = S_errors;
 	pthread_mutex_unlock(&S_lock);
 	return n;
+}
+
+size_t
+diag_thread_count(void)
+{
+	return S_thread_count;
 }
 
 size_t

@@ -34,6 +34,11 @@ void	 diag(enum diag_level, const char *path, int line, int col,
 void	 diag_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t	 diag_errors(void);
 size_t	 diag_warnings(void);
+/*
+ * Diagnostics reported so far by the calling thread: compared before
+ * and after a work item, it tells whether that item had any.
+ */
+size_t	 diag_thread_count(void);
 /* Print collected diagnostics to stderr in sorted order and clear them. */
 void	 diag_flush(void);
 /* Format one diagnostic into a string (used by tests and `serve`). */

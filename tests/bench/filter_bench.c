@@ -185,7 +185,7 @@ main(int argc, char **argv)
 		free(rel);
 	}
 	if (config_load(&cfg, dir) == -1 ||
-	    content_scan(&site, &cfg, dir) == -1) {
+	    content_scan(&site, &cfg, dir, NULL, NULL) == -1) {
 		diag_flush();
 		return 1;
 	}

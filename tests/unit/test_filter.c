@@ -772,7 +772,7 @@ test_bundled(void)
 	}
 	memset(&site, 0, sizeof(site));
 	CHECK("fixtures: tests/filter/content scans",
-	    content_scan(&site, &cfg, froot) == 0);
+	    content_scan(&site, &cfg, froot, NULL, NULL) == 0);
 	/* the bundled filters are the repository's own */
 	env = filter_env_new(S_repo, &cfg, &site);
 	if ((d = opendir(cdir)) != NULL) {
