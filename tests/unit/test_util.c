@@ -1,6 +1,7 @@
 /*
  * buf.c and util.c: escaping, hashing, UTF-8 and paths.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,53 @@ S_esc(void (*fn)(struct buf *, const char *, size_t), const char *s, size_t n)
 
 	fn(&b, s, n);
 	return buf_detach(&b);
+}
+
+/* utf8_invalid_at() as the rules say, one utf8_decode() at a time. */
+static size_t
+S_utf8_ref(const char *s, size_t len)
+{
+	size_t	 i = 0, k;
+	uint32_t cp;
+
+	while (i < len) {
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = utf8_decode(s + i, len - i, &cp)) == 0)
+			return i;
+		i += k;
+	}
+	return (size_t)-1;
+}
+
+/* Every lead byte, every second byte, edge third and fourth bytes. */
+static int
+S_utf8_exhaustive(void)
+{
+	static const unsigned char tail[] = { 0x00, 0x41, 0x7f, 0x80, 0x8f,
+	    0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff };
+	char	 s[12];
+	unsigned b0, b1, t2, t3, pad;
+	size_t	 n;
+
+	for (pad = 0; pad < 9; pad += 8)
+		for (b0 = 0; b0 < 256; b0++)
+			for (b1 = 0; b1 < 256; b1++)
+				for (t2 = 0; t2 < sizeof(tail); t2++)
+					for (t3 = 0; t3 < sizeof(tail); t3++) {
+						memset(s, 'a', pad);
+						s[pad] = (char)b0;
+						s[pad + 1] = (char)b1;
+						s[pad + 2] = (char)tail[t2];
+						s[pad + 3] = (char)tail[t3];
+						for (n = pad + 1; n <= pad + 4; n++)
+							if (utf8_invalid_at(s, n) !=
+							    S_utf8_ref(s, n))
+								return 0;
+					}
+	return 1;
 }
 
 #define ESC(name, fn, in, want) do { \
@@ -81,9 +129,37 @@ main(void)
 		    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	}
 
+	/* 1000 lengths across block edges, against Python's hashlib. */
+	{
+		struct sha256 all, one;
+		uint8_t	 d[32], data[1000];
+		size_t	 len, i;
+
+		sha256_init(&all);
+		for (len = 0; len < 1000; len++) {
+			for (i = 0; i < len; i++)
+				data[i] = (uint8_t)(i * 7 + len);
+			sha256_init(&one);
+			/* In two pieces, so partial blocks are joined too. */
+			sha256_update(&one, data, len / 3);
+			sha256_update(&one, data + len / 3, len - len / 3);
+			sha256_final(&one, d);
+			sha256_update(&all, d, 32);
+		}
+		sha256_final(&all, d);
+		hex_encode(d, 32, hex);
+		CHECK_STR("sha256: lengths 0-999 (hashlib's digest)", hex,
+		    "f6736e777f4669cd08490040f12b8c9fbd70cfb57c155927dcff1efdb269a162");
+	}
+
 	CHECK("utf8: valid Chinese", utf8_invalid_at("法治", 6) == (size_t)-1);
 	CHECK("utf8: truncated sequence found", utf8_invalid_at("a\xe6\xb3", 3) == 1);
 	CHECK("utf8: beyond U+10FFFF invalid", utf8_invalid_at("\xf4\x90\x80\x80", 4) == 0);
+	CHECK("utf8: overlong 3-byte invalid", utf8_invalid_at("ab\xe0\x9f\xbf", 5) == 2);
+	CHECK("utf8: surrogate invalid", utf8_invalid_at("\xed\xa0\x80", 3) == 0);
+	CHECK("utf8: ASCII run then bad byte", utf8_invalid_at("0123456789abcdef\xff", 17) == 16);
+	CHECK("utf8: fast validator agrees with utf8_decode on every 1-4 byte sequence",
+	    S_utf8_exhaustive());
 	CHECK("utf8: columns count characters", utf8_columns("法治a", 7) == 3);
 
 	CHECK("path: plain relative", path_is_safe("content/市司法局/2021.md"));
