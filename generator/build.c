@@ -142,8 +142,8 @@ build_run(const struct build_args *a, struct build_result *res)
 	struct out *o = NULL;
 	struct page_opts po;
 	struct build_stats st;
-	struct buf scancache = { 0 };
-	char	*outdir, *scanpath;
+	char	*outdir, *scanpath, *newscan;
+	size_t	 olen;
 	double	 t0 = now_seconds();
 	int	 rc = -1, scanned = 0;
 	size_t	 i;
@@ -154,6 +154,12 @@ build_run(const struct build_args *a, struct build_result *res)
 		memset(res, 0, sizeof(*res));
 	outdir = a->outdir ? xstrdup(a->outdir) : path_join(a->root, "site");
 	scanpath = path_join(outdir, ".fazhi-scan");
+	/* The new scan cache is streamed beside OUT, then moved into staging. */
+	olen = strlen(outdir);
+	while (olen > 1 && outdir[olen - 1] == '/')
+		olen--;
+	newscan = xasprintf("%.*s.fazhi-scan-%ld", (int)olen, outdir,
+	    (long)getpid());
 	timing("start");
 	if (config_load(&cfg, a->root) == 0) {
 		if ((tmpl = tmpl_compile(a->root, cfg.theme)) != NULL)
@@ -164,7 +170,7 @@ build_run(const struct build_args *a, struct build_result *res)
 					    S_required_templates[i]);
 		timing("config, templates");
 		content_scan(&site, &cfg, a->root, scanpath,
-		    a->check ? NULL : &scancache);
+		    a->check ? NULL : newscan);
 		scanned = 1;
 		timing("scan");
 	}
@@ -175,7 +181,7 @@ build_run(const struct build_args *a, struct build_result *res)
 	if (o == NULL)
 		goto out;
 	if (!a->check)
-		content_scan_save(o, &site, &scancache);
+		content_scan_save(o, &site, newscan);
 	memset(&po, 0, sizeof(po));
 	po.root = a->root;
 	po.cfg = &cfg;
@@ -225,7 +231,8 @@ out:
 	if (tmpl)
 		tmpl_set_free(tmpl);
 	config_free(&cfg);
-	buf_free(&scancache);
+	unlink(newscan);		/* moved into staging unless the build failed */
+	free(newscan);
 	free(scanpath);
 	free(outdir);
 	return rc;

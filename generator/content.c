@@ -668,22 +668,72 @@ S_put_str(struct buf *b, const char *s)
  * forgery: whatever passes it is still validated field by field.
  * SHA-256 took 20 ms of a 3.7 MB cache; this takes about one.
  */
-static uint64_t
-S_checksum(const void *data, size_t len)
+/*
+ * A 64-bit checksum over 8-byte words, streamed: the cache is written a
+ * megabyte at a time, never held whole.
+ */
+struct S_ck {
+	uint64_t	 h;
+	uint64_t	 len;
+	unsigned char	 tail[8];
+	size_t		 ntail;
+};
+
+static void
+S_ck_init(struct S_ck *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->h = 0x243f6a8885a308d3ULL;
+}
+
+static void
+S_ck_update(struct S_ck *c, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint64_t h = 0x243f6a8885a308d3ULL ^ len, w;
+	uint64_t w;
 
+	c->len += len;
+	while (len > 0 && c->ntail > 0 && c->ntail < 8) {
+		c->tail[c->ntail++] = *p++;
+		len--;
+		if (c->ntail == 8) {
+			memcpy(&w, c->tail, 8);
+			c->h = (c->h ^ w) * 0x9e3779b97f4a7c15ULL;
+			c->h ^= c->h >> 31;
+			c->ntail = 0;
+		}
+	}
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 31;
+		c->h = (c->h ^ w) * 0x9e3779b97f4a7c15ULL;
+		c->h ^= c->h >> 31;
 	}
-	for (; len > 0; p++, len--)
-		h = (h ^ *p) * 0x100000001b3ULL;
+	memcpy(c->tail + c->ntail, p, len);
+	c->ntail += len;
+}
+
+static uint64_t
+S_ck_final(struct S_ck *c)
+{
+	uint64_t h = c->h;
+	size_t	 i;
+
+	for (i = 0; i < c->ntail; i++)
+		h = (h ^ c->tail[i]) * 0x100000001b3ULL;
+	h ^= c->len;
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h ^ (h >> 32);
+}
+
+static uint64_t
+S_checksum(const void *data, size_t len)
+{
+	struct S_ck c;
+
+	S_ck_init(&c);
+	S_ck_update(&c, data, len);
+	return S_ck_final(&c);
 }
 
 /*
@@ -1037,21 +1087,33 @@ miss:
 	return -1;
 }
 
+/* What the cache keeps of a file's stat: 56 bytes, not struct stat's 144. */
+struct S_st {
+	uint64_t	 v[7];	/* dev, ino, size, mtime s/ns, ctime s/ns */
+};
+
+static void
+S_st_set(struct S_st *c, const struct stat *st)
+{
+	c->v[0] = (uint64_t)st->st_dev;
+	c->v[1] = (uint64_t)st->st_ino;
+	c->v[2] = (uint64_t)st->st_size;
+	c->v[3] = (uint64_t)st->st_mtim.tv_sec;
+	c->v[4] = (uint64_t)st->st_mtim.tv_nsec;
+	c->v[5] = (uint64_t)st->st_ctim.tv_sec;
+	c->v[6] = (uint64_t)st->st_ctim.tv_nsec;
+}
+
 /* Append report r, read from a file whose stat is st, to the cache b. */
 static void
-S_cache_put(struct buf *b, const struct report *r, const struct stat *st,
+S_cache_put(struct buf *b, const struct report *r, const struct S_st *st,
     int derived)
 {
 	size_t	 k;
 
 	S_put_str(b, r->path);
-	S_put_u64(b, (uint64_t)st->st_dev);
-	S_put_u64(b, (uint64_t)st->st_ino);
-	S_put_u64(b, (uint64_t)st->st_size);
-	S_put_u64(b, (uint64_t)st->st_mtim.tv_sec);
-	S_put_u64(b, (uint64_t)st->st_mtim.tv_nsec);
-	S_put_u64(b, (uint64_t)st->st_ctim.tv_sec);
-	S_put_u64(b, (uint64_t)st->st_ctim.tv_nsec);
+	for (k = 0; k < 7; k++)
+		S_put_u64(b, st->v[k]);
 	buf_put(b, r->hash, 32);
 	S_put_u64(b, (uint64_t)r->body_off);
 	S_put_u32(b, (uint32_t)r->body_line);
@@ -1072,6 +1134,10 @@ S_cache_put(struct buf *b, const struct report *r, const struct stat *st,
 		S_put_str(b, r->filters[k]);
 }
 
+struct S_scan;
+static int	 S_cache_write(const char *, const unsigned char *,
+		    const struct S_scan *, size_t);
+
 struct S_scan {
 	const struct config *cfg;
 	const char	*root;
@@ -1080,7 +1146,8 @@ struct S_scan {
 	char		**paths;
 	int		*ok;
 	const struct S_cache *cache;	/* the published cache, or NULL */
-	struct stat	*st;		/* each file's stat before it was read */
+	struct S_st	*st;		/* each file's stat before it was read */
+	struct S_arena	*arenas;	/* per worker: the valid reports' strings */
 	unsigned char	*flags;		/* S_F_*, per file */
 	size_t		 hits;		/* reports taken from the cache */
 };
@@ -1088,6 +1155,165 @@ struct S_scan {
 #define S_F_STAT	0x01	/* st[i] is set */
 #define S_F_CLEAN	0x02	/* valid without any diagnostic: cacheable */
 #define S_F_DERIVED	0x04	/* the slug comes from the file name */
+
+/*
+ * The strings of valid reports live in arenas, one per scan worker: a
+ * national site has a million reports, and malloc's per-string overhead
+ * and the fragmentation left by each file's parse would double the
+ * index.  Department, category, source and date recur across reports
+ * and are stored once per arena.
+ */
+struct S_chunk {
+	struct S_chunk	*next;
+	size_t		 used, cap;
+	char		 data[];
+};
+
+struct S_arena {
+	struct S_chunk	*head;
+	const char	**tab;		/* interned strings, open addressing */
+	size_t		 tabcap, tabn;
+};
+
+static void *
+S_arena_alloc(struct S_arena *a, size_t n, size_t align)
+{
+	struct S_chunk *c = a->head;
+	size_t	 at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+
+	if (c == NULL || at + n > c->cap) {
+		size_t	 cap = n > 32768 ? n : 65536 - sizeof(*c) - 64;
+
+		c = xmalloc(sizeof(*c) + cap);
+		c->next = a->head;
+		c->used = 0;
+		c->cap = cap;
+		a->head = c;
+		at = 0;
+	}
+	c->used = at + n;
+	return c->data + at;
+}
+
+/* A copy of s in the arena; s (malloc'd) is freed.  NULL stays NULL. */
+static char *
+S_arena_take(struct S_arena *a, char *s)
+{
+	size_t	 n;
+	char	*p;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s) + 1;
+	p = S_arena_alloc(a, n, 1);
+	memcpy(p, s, n);
+	free(s);
+	return p;
+}
+
+static uint64_t
+S_strhash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* As S_arena_take, but equal strings share one copy. */
+static char *
+S_arena_intern(struct S_arena *a, char *s)
+{
+	size_t	 i, k;
+	const char **old;
+	char	*p;
+
+	if (s == NULL)
+		return NULL;
+	if ((a->tabn + 1) * 2 > a->tabcap) {
+		old = a->tab;
+		k = a->tabcap;
+		a->tabcap = k ? k * 2 : 256;
+		a->tab = xcalloc(a->tabcap, sizeof(*a->tab));
+		for (i = 0; i < k; i++)
+			if (old[i] != NULL) {
+				size_t j = S_strhash(old[i]) & (a->tabcap - 1);
+
+				while (a->tab[j] != NULL)
+					j = (j + 1) & (a->tabcap - 1);
+				a->tab[j] = old[i];
+			}
+		free(old);
+	}
+	for (i = S_strhash(s) & (a->tabcap - 1); a->tab[i] != NULL;
+	    i = (i + 1) & (a->tabcap - 1))
+		if (strcmp(a->tab[i], s) == 0) {
+			free(s);
+			return (char *)a->tab[i];
+		}
+	p = S_arena_take(a, s);
+	a->tab[i] = p;
+	a->tabn++;
+	return p;
+}
+
+static void
+S_arena_free(struct S_arena *a)
+{
+	struct S_chunk *c, *next;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(a->tab);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Move report r's strings and arrays into arena a. */
+static void
+S_arena_report(struct S_arena *a, struct report *r)
+{
+	struct attachment *av;
+	char	**fv;
+	size_t	 k;
+
+	r->path = S_arena_take(a, r->path);
+	r->title = S_arena_take(a, r->title);
+	r->department = S_arena_intern(a, r->department);
+	r->category = S_arena_intern(a, r->category);
+	r->date = S_arena_intern(a, r->date);
+	r->source = S_arena_intern(a, r->source);
+	r->summary = S_arena_take(a, r->summary);
+	r->slug = S_arena_take(a, r->slug);
+	r->url = S_arena_take(a, r->url);
+	r->out = S_arena_take(a, r->out);
+	r->stats = S_arena_take(a, r->stats);
+	if (r->attachments != NULL) {
+		av = S_arena_alloc(a, (r->nattachments + 1) * sizeof(*av),
+		    sizeof(void *));
+		memcpy(av, r->attachments, (r->nattachments + 1) * sizeof(*av));
+		free(r->attachments);
+		r->attachments = av;
+		for (k = 0; k < r->nattachments; k++) {
+			av[k].name = S_arena_take(a, av[k].name);
+			av[k].src = S_arena_take(a, av[k].src);
+			av[k].url = S_arena_take(a, av[k].url);
+			av[k].out = S_arena_take(a, av[k].out);
+		}
+	}
+	if (r->filters != NULL) {
+		fv = S_arena_alloc(a, (r->nfilters + 1) * sizeof(*fv),
+		    sizeof(void *));
+		memcpy(fv, r->filters, (r->nfilters + 1) * sizeof(*fv));
+		free(r->filters);
+		r->filters = fv;
+		for (k = 0; k < r->nfilters; k++)
+			fv[k] = S_arena_intern(a, fv[k]);
+	}
+	r->pooled = 1;
+}
 
 /* content/市司法局/2021.md -> 市司法局-2021 */
 static char *
@@ -1109,7 +1335,7 @@ S_derived_slug(const char *path)
 
 /* Fill one report from its file; diagnose everything wrong with it. */
 static void
-S_scan_one(void *ctx, size_t i, int worker)
+S_scan_file(void *ctx, size_t i, int worker)
 {
 	struct S_scan *sc = ctx;
 	struct report *r = &sc->reports[i];
@@ -1130,7 +1356,7 @@ S_scan_one(void *ctx, size_t i, int worker)
 	r->prev_year = r->next_year = NO_REPORT;
 	abs = path_join(sc->root, r->path);
 	if (stat(abs, &st) == 0) {
-		sc->st[i] = st;
+		S_st_set(&sc->st[i], &st);
 		sc->flags[i] |= S_F_STAT;
 		if (sc->cache != NULL && S_cache_take(sc->cache, cfg, sc->root,
 		    sc->rootreal, r, &st, &derived) == 0) {
@@ -1299,6 +1525,69 @@ S_scan_one(void *ctx, size_t i, int worker)
 	}
 }
 
+/*
+ * Write the cache of this scan's clean reports to path, a megabyte at
+ * a time.  Return 0, or -1 (path may be left partial: remove it).
+ */
+static int
+S_cache_write(const char *path, const unsigned char *key,
+    const struct S_scan *sc, size_t n)
+{
+	struct buf b = { 0 };
+	struct S_ck ck;
+	size_t	 i, cnt = 0, done;
+	unsigned char sum[8];
+	uint64_t v;
+	FILE	*f;
+	int	 rc = 0;
+
+	for (i = 0; i < n; i++)
+		if (sc->ok[i] && (sc->flags[i] & (S_F_STAT | S_F_CLEAN)) ==
+		    (S_F_STAT | S_F_CLEAN))
+			cnt++;
+	if ((f = fopen(path, "we")) == NULL)
+		return -1;
+	S_ck_init(&ck);
+	buf_put(&b, S_MAGIC, S_MAGIC_LEN);
+	buf_put(&b, key, 32);
+	S_put_u32(&b, (uint32_t)cnt);
+	for (i = 0; i <= n && rc == 0; i++) {
+		if (i < n && (!sc->ok[i] || (sc->flags[i] &
+		    (S_F_STAT | S_F_CLEAN)) != (S_F_STAT | S_F_CLEAN)))
+			continue;
+		if (i < n)
+			S_cache_put(&b, &sc->reports[i], &sc->st[i],
+			    (sc->flags[i] & S_F_DERIVED) != 0);
+		if (b.len < (1 << 20) && i < n)
+			continue;
+		done = b.len;
+		S_ck_update(&ck, b.data, done);
+		if (fwrite(b.data, 1, done, f) != done)
+			rc = -1;
+		buf_reset(&b);
+	}
+	v = S_ck_final(&ck);
+	for (i = 0; i < 8; i++)
+		sum[i] = (unsigned char)(v >> (8 * i));
+	if (rc == 0 && fwrite(sum, 1, 8, f) != 8)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* pool_run: scan file i; a valid report's strings go to the worker's arena. */
+static void
+S_scan_one(void *ctx, size_t i, int worker)
+{
+	struct S_scan *sc = ctx;
+
+	S_scan_file(ctx, i, worker);
+	if (sc->ok[i])
+		S_arena_report(&sc->arenas[worker], &sc->reports[i]);
+}
+
 static int
 S_by_dept_year(const void *a, const void *b)
 {
@@ -1420,7 +1709,7 @@ S_index(struct site *s)
 
 int
 content_scan(struct site *s, const struct config *cfg, const char *root,
-    const char *cache, struct buf *newcache)
+    const char *cache, const char *newcache)
 {
 	struct S_list files = { 0 };
 	struct S_scan sc;
@@ -1451,6 +1740,9 @@ content_scan(struct site *s, const struct config *cfg, const char *root,
 	sc.cache = have == 0 ? &old : NULL;
 	sc.st = xcalloc(files.n + 1, sizeof(*sc.st));
 	sc.flags = xcalloc(files.n + 1, 1);
+	s->narenas = (size_t)pool_workers();
+	sc.arenas = xcalloc(s->narenas, sizeof(*sc.arenas));
+	s->arenas = sc.arenas;
 	pool_run(files.n, pool_workers(), S_scan_one, &sc);
 	if ((dbg = getenv("FAZHI_DEBUG_SCAN")) != NULL && *dbg == '1')
 		fprintf(stderr, "fazhi: scan: %zu cached, %zu read\n", sc.hits,
@@ -1459,26 +1751,8 @@ content_scan(struct site *s, const struct config *cfg, const char *root,
 		S_cache_free(&old);
 	free(sc.rootreal);
 	/* The new cache, in walk order: the same inputs, the same bytes. */
-	if (newcache != NULL) {
-		size_t	 cnt = 0, at;
-
-		buf_reset(newcache);
-		buf_put(newcache, S_MAGIC, S_MAGIC_LEN);
-		buf_put(newcache, key, 32);
-		at = newcache->len;
-		S_put_u32(newcache, 0);
-		for (i = 0; i < files.n; i++)
-			if (sc.ok[i] && (sc.flags[i] & (S_F_STAT | S_F_CLEAN)) ==
-			    (S_F_STAT | S_F_CLEAN)) {
-				S_cache_put(newcache, &sc.reports[i], &sc.st[i],
-				    (sc.flags[i] & S_F_DERIVED) != 0);
-				cnt++;
-			}
-		for (i = 0; i < 4; i++)
-			((unsigned char *)newcache->data)[at + i] =
-			    (unsigned char)(cnt >> (8 * i));
-		S_put_u64(newcache, S_checksum(newcache->data, newcache->len));
-	}
+	if (newcache != NULL && S_cache_write(newcache, key, &sc, files.n) == -1)
+		unlink(newcache);
 	free(sc.st);
 	free(sc.flags);
 	/* Keep the valid reports; free the rest. */
@@ -1529,14 +1803,18 @@ content_scan(struct site *s, const struct config *cfg, const char *root,
 	free(byslug);
 	for (i = 0; i < s->n; i++) {
 		r = &s->reports[i];
-		r->url = site_url("report", r->slug, ".html");
-		r->out = xasprintf("report/%s.html", r->slug);
+		r->url = S_arena_take(&sc.arenas[0],
+		    site_url("report", r->slug, ".html"));
+		r->out = S_arena_take(&sc.arenas[0],
+		    xasprintf("report/%s.html", r->slug));
 		for (n = 0; n < r->nattachments; n++) {
 			struct attachment *a = &r->attachments[n];
 			char *rel = xasprintf("%s/%s", r->slug, a->name);
 
-			a->out = xasprintf("files/%s", rel);
-			a->url = site_url("files", rel, "");
+			a->out = S_arena_take(&sc.arenas[0],
+			    xasprintf("files/%s", rel));
+			a->url = S_arena_take(&sc.arenas[0],
+			    site_url("files", rel, ""));
 			free(rel);
 		}
 	}
@@ -1562,6 +1840,8 @@ S_report_free(struct report *r)
 {
 	size_t	 k;
 
+	if (r->pooled)		/* in the site's arenas */
+		return;
 	free(r->path);
 	free(r->title);
 	free(r->department);
@@ -1600,19 +1880,20 @@ site_free_reports(struct site *s)
  * dated later than its scan.
  */
 int
-content_scan_save(struct out *o, const struct site *s, const struct buf *b)
+content_scan_save(struct out *o, const struct site *s, const char *newcache)
 {
 	struct timespec ts[2];
+	struct stat st;
 	char	*p;
 	int	 rc = 0;
 
-	if (out_dry(o) || b->len == 0)
+	if (out_dry(o) || newcache == NULL || stat(newcache, &st) == -1)
 		return 0;
-	if (out_write(o, S_CACHE_FILE, b->data, b->len) == -1)
-		return -1;
 	p = path_join(out_staging(o), S_CACHE_FILE);
 	ts[0] = ts[1] = s->scanned;
-	if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (rename(newcache, p) == -1 ||
+	    utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) == -1) {
+		unlink(newcache);
 		unlink(p);
 		rc = -1;
 	}
@@ -1637,7 +1918,12 @@ S_free_groups(struct group *g, size_t n)
 void
 site_free(struct site *s)
 {
+	size_t	 i;
+
 	site_free_reports(s);
+	for (i = 0; i < s->narenas; i++)
+		S_arena_free(&((struct S_arena *)s->arenas)[i]);
+	free(s->arenas);
 	free(s->reports);
 	free(s->newest);
 	S_free_groups(s->depts, s->ndepts);

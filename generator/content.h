@@ -66,6 +66,7 @@ struct report {
 	size_t	 dept;		/* index into site.depts */
 	size_t	 cat;		/* index into site.cats (config order) */
 	size_t	 yr;		/* index into site.years */
+	int	 pooled;	/* strings in the site's arenas, not malloc'd */
 };
 
 /* A group of reports: a department, a category or a year. */
@@ -88,6 +89,8 @@ struct site {
 	struct group	*years;		/* newest first */
 	size_t		 nyears;
 	struct timespec	 scanned;	/* wall clock when content_scan() began */
+	void		*arenas;	/* where the reports' strings live */
+	size_t		 narenas;
 };
 
 /*
@@ -95,18 +98,20 @@ struct site {
  * diagnosed).  root is the project root.  cache is the scan cache to
  * read (OUT/.fazhi-scan) or NULL; a missing, damaged or stale cache
  * only makes the scan read every file.  When newcache is not NULL it
- * receives the cache for this scan's reports, to be written with
- * content_scan_save() once the build may publish.
+ * is a file path (next to the output, on its file system) that receives
+ * the cache for this scan's reports, streamed, so a million reports do
+ * not hold it in memory; content_scan_save() moves it into staging once
+ * the build may publish, and the caller removes it otherwise.
  */
 int	 content_scan(struct site *, const struct config *, const char *root,
-	    const char *cache, struct buf *newcache);
+	    const char *cache, const char *newcache);
 /*
- * Write newcache into o's staging directory as .fazhi-scan, dated when
- * the scan began (the next scan trusts only files older than that).
+ * Move the file newcache into o's staging directory as .fazhi-scan, dated
+ * when the scan began (the next scan trusts only files older than that).
  * Return 0 or -1 (then no cache is staged; the next build reads all).
  */
 int	 content_scan_save(struct out *, const struct site *,
-	    const struct buf *newcache);
+	    const char *newcache);
 void	 site_free(struct site *);
 /* Free the strings of every report in s (not the array itself). */
 void	 site_free_reports(struct site *);

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -202,6 +204,42 @@ S_cache_save(struct out *o)
 	return rc;
 }
 
+/*
+ * A killed build can leave its scan cache (OUT.fazhi-scan-PID, see
+ * build.c) beside OUT: remove those of processes that are gone.
+ */
+static void
+S_stale_scans(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char	*parent, *prefix, *p;
+	DIR	*d;
+	struct dirent *de;
+	size_t	 n;
+	long	 pid;
+
+	parent = slash ? xstrndup(dir, slash == dir ? 1 : (size_t)(slash - dir)) :
+	    xstrdup(".");
+	prefix = xasprintf("%s.fazhi-scan-", slash ? slash + 1 : dir);
+	n = strlen(prefix);
+	if ((d = opendir(parent)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, prefix, n) != 0)
+				continue;
+			pid = strtol(de->d_name + n, &p, 10);
+			if (*p != '\0' || pid <= 0 ||
+			    (kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
+				p = path_join(parent, de->d_name);
+				unlink(p);
+				free(p);
+			}
+		}
+		closedir(d);
+	}
+	free(parent);
+	free(prefix);
+}
+
 struct out *
 out_open(const char *outdir)
 {
@@ -227,6 +265,7 @@ out_open(const char *outdir)
 		diag_error(NULL, 0, 0, "another build is writing %s", o->dir);
 		goto fail;
 	}
+	S_stale_scans(o->dir);
 	/* A killed build leaves its staging directory: start afresh. */
 	if (rm_rf(o->staging) == -1 && errno != ENOENT) {
 		diag_error(NULL, 0, 0, "cannot remove %s: %s", o->staging,

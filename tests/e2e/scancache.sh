@@ -169,12 +169,13 @@ for seed in $(seq 1 25); do
 import random, sys
 M = (1 << 64) - 1
 def checksum(b):
-    n = len(b); h = 0x243f6a8885a308d3 ^ n; i = 0
+    n = len(b); h = 0x243f6a8885a308d3; i = 0
     while n - i >= 8:
         h = ((h ^ int.from_bytes(b[i:i + 8], "little")) * 0x9e3779b97f4a7c15) & M
         h ^= h >> 31; i += 8
     for c in b[i:]:
         h = ((h ^ c) * 0x100000001b3) & M
+    h ^= n
     h ^= h >> 29; h = (h * 0xbf58476d1ce4e5b9) & M
     return h ^ (h >> 32)
 b = bytearray(open(sys.argv[1], "rb").read())
