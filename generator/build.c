@@ -153,11 +153,16 @@ build_run(const struct build_args *a, struct build_result *res)
 	if (res)
 		memset(res, 0, sizeof(*res));
 	outdir = a->outdir ? xstrdup(a->outdir) : path_join(a->root, "site");
-	scanpath = path_join(outdir, ".fazhi-scan");
-	/* The new scan cache is streamed beside OUT, then moved into staging. */
+	/*
+	 * The scan cache lives beside OUT, not in it: it records the
+	 * sources' inodes and times, which the published site must not
+	 * depend on.  It is streamed to a file of this process, then
+	 * renamed into place.
+	 */
 	olen = strlen(outdir);
 	while (olen > 1 && outdir[olen - 1] == '/')
 		olen--;
+	scanpath = xasprintf("%.*s.fazhi-scan", (int)olen, outdir);
 	newscan = xasprintf("%.*s.fazhi-scan-%ld", (int)olen, outdir,
 	    (long)getpid());
 	timing("start");
@@ -172,6 +177,8 @@ build_run(const struct build_args *a, struct build_result *res)
 		content_scan(&site, &cfg, a->root, scanpath,
 		    a->check ? NULL : newscan);
 		scanned = 1;
+		if (!a->check)
+			content_scan_save(&site, newscan, scanpath);
 		timing("scan");
 	}
 	/* Every content error is known here, before anything is written. */
@@ -180,8 +187,6 @@ build_run(const struct build_args *a, struct build_result *res)
 	o = a->check ? out_open_dry() : out_open(outdir);
 	if (o == NULL)
 		goto out;
-	if (!a->check)
-		content_scan_save(o, &site, newscan);
 	memset(&po, 0, sizeof(po));
 	po.root = a->root;
 	po.cfg = &cfg;
@@ -231,7 +236,7 @@ out:
 	if (tmpl)
 		tmpl_set_free(tmpl);
 	config_free(&cfg);
-	unlink(newscan);		/* moved into staging unless the build failed */
+	unlink(newscan);		/* renamed unless the scan could not */
 	free(newscan);
 	free(scanpath);
 	free(outdir);

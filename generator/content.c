@@ -525,7 +525,7 @@ S_duplicate_keys(const char *path, const struct yval *y)
 }
 
 /*
- * The scan cache, OUT/.fazhi-scan.  Integers are little-endian:
+ * The scan cache, OUT.fazhi-scan (beside OUT).  Integers are little-endian:
  *
  *	"fazhi-scan 1\n"	magic and format version
  *	key[32]			S_cache_key(): format, generator, site.yaml
@@ -556,7 +556,6 @@ S_duplicate_keys(const char *path, const struct yval *y)
 #define S_MAGIC		"fazhi-scan 1\n"
 #define S_MAGIC_LEN	(sizeof(S_MAGIC) - 1)
 #define S_GENERATOR	"fazhi-0.1.0 " __DATE__ " " __TIME__
-#define S_CACHE_FILE	".fazhi-scan"
 #define S_CACHE_MAX	(1LL << 30)	/* bytes: larger is not ours */
 #define S_MAX_FILTERS	1000		/* per cached report; more: read it */
 #define S_SLACK_NS	1000000000LL	/* coarse or skewed file system clocks */
@@ -1163,37 +1162,11 @@ struct S_scan {
  * index.  Department, category, source and date recur across reports
  * and are stored once per arena.
  */
-struct S_chunk {
-	struct S_chunk	*next;
-	size_t		 used, cap;
-	char		 data[];
-};
-
 struct S_arena {
-	struct S_chunk	*head;
+	struct arena	 a;
 	const char	**tab;		/* interned strings, open addressing */
 	size_t		 tabcap, tabn;
 };
-
-static void *
-S_arena_alloc(struct S_arena *a, size_t n, size_t align)
-{
-	struct S_chunk *c = a->head;
-	size_t	 at = c ? (c->used + align - 1) & ~(align - 1) : 0;
-
-	if (c == NULL || at + n > c->cap) {
-		size_t	 cap = n > 32768 ? n : 65536 - sizeof(*c) - 64;
-
-		c = xmalloc(sizeof(*c) + cap);
-		c->next = a->head;
-		c->used = 0;
-		c->cap = cap;
-		a->head = c;
-		at = 0;
-	}
-	c->used = at + n;
-	return c->data + at;
-}
 
 /* A copy of s in the arena; s (malloc'd) is freed.  NULL stays NULL. */
 static char *
@@ -1205,7 +1178,7 @@ S_arena_take(struct S_arena *a, char *s)
 	if (s == NULL)
 		return NULL;
 	n = strlen(s) + 1;
-	p = S_arena_alloc(a, n, 1);
+	p = arena_alloc(&a->a, n, 1);
 	memcpy(p, s, n);
 	free(s);
 	return p;
@@ -1261,12 +1234,7 @@ S_arena_intern(struct S_arena *a, char *s)
 static void
 S_arena_free(struct S_arena *a)
 {
-	struct S_chunk *c, *next;
-
-	for (c = a->head; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
+	arena_free(&a->a);
 	free(a->tab);
 	memset(a, 0, sizeof(*a));
 }
@@ -1291,7 +1259,7 @@ S_arena_report(struct S_arena *a, struct report *r)
 	r->out = S_arena_take(a, r->out);
 	r->stats = S_arena_take(a, r->stats);
 	if (r->attachments != NULL) {
-		av = S_arena_alloc(a, (r->nattachments + 1) * sizeof(*av),
+		av = arena_alloc(&a->a, (r->nattachments + 1) * sizeof(*av),
 		    sizeof(void *));
 		memcpy(av, r->attachments, (r->nattachments + 1) * sizeof(*av));
 		free(r->attachments);
@@ -1304,7 +1272,7 @@ S_arena_report(struct S_arena *a, struct report *r)
 		}
 	}
 	if (r->filters != NULL) {
-		fv = S_arena_alloc(a, (r->nfilters + 1) * sizeof(*fv),
+		fv = arena_alloc(&a->a, (r->nfilters + 1) * sizeof(*fv),
 		    sizeof(void *));
 		memcpy(fv, r->filters, (r->nfilters + 1) * sizeof(*fv));
 		free(r->filters);
@@ -1880,25 +1848,20 @@ site_free_reports(struct site *s)
  * dated later than its scan.
  */
 int
-content_scan_save(struct out *o, const struct site *s, const char *newcache)
+content_scan_save(const struct site *s, const char *newcache, const char *path)
 {
 	struct timespec ts[2];
 	struct stat st;
-	char	*p;
-	int	 rc = 0;
 
-	if (out_dry(o) || newcache == NULL || stat(newcache, &st) == -1)
+	if (newcache == NULL || stat(newcache, &st) == -1)
 		return 0;
-	p = path_join(out_staging(o), S_CACHE_FILE);
 	ts[0] = ts[1] = s->scanned;
-	if (rename(newcache, p) == -1 ||
-	    utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (utimensat(AT_FDCWD, newcache, ts, 0) == -1 ||
+	    rename(newcache, path) == -1) {
 		unlink(newcache);
-		unlink(p);
-		rc = -1;
+		return -1;
 	}
-	free(p);
-	return rc;
+	return 0;
 }
 
 static void

@@ -9,7 +9,7 @@
  * and the groupings below are built.  Every string is owned by the
  * site and lives until site_free().
  *
- * The scan cache (OUT/.fazhi-scan) lets a rebuild skip reading,
+ * The scan cache (OUT.fazhi-scan, beside OUT) lets a rebuild skip reading,
  * hashing and parsing the reports whose files have not changed: a
  * report is taken from it when its stat (device, inode, size, mtime
  * and ctime in ns) is the one recorded, its timestamps are older than
@@ -96,22 +96,22 @@ struct site {
 /*
  * Return 0 on success, -1 when any report is invalid (all problems are
  * diagnosed).  root is the project root.  cache is the scan cache to
- * read (OUT/.fazhi-scan) or NULL; a missing, damaged or stale cache
+ * read (OUT.fazhi-scan) or NULL; a missing, damaged or stale cache
  * only makes the scan read every file.  When newcache is not NULL it
  * is a file path (next to the output, on its file system) that receives
  * the cache for this scan's reports, streamed, so a million reports do
- * not hold it in memory; content_scan_save() moves it into staging once
- * the build may publish, and the caller removes it otherwise.
+ * not hold it in memory; content_scan_save() puts it in place.
  */
 int	 content_scan(struct site *, const struct config *, const char *root,
 	    const char *cache, const char *newcache);
 /*
- * Move the file newcache into o's staging directory as .fazhi-scan, dated
- * when the scan began (the next scan trusts only files older than that).
- * Return 0 or -1 (then no cache is staged; the next build reads all).
+ * Date the file newcache when the scan began (the next scan trusts only
+ * files older than that) and rename it to path.  Valid or not, a build
+ * may keep it: each entry describes one file as it was.  Return 0 or -1
+ * (then newcache is removed and the next build reads every file).
  */
-int	 content_scan_save(struct out *, const struct site *,
-	    const char *newcache);
+int	 content_scan_save(const struct site *, const char *newcache,
+	    const char *path);
 void	 site_free(struct site *);
 /* Free the strings of every report in s (not the array itself). */
 void	 site_free_reports(struct site *);

@@ -464,7 +464,9 @@ struct links {
 	char		*base_path;	/* path of base_url: "/", "/fzzf/" */
 	int		 dry;		/* nothing is written: ids kept in memory */
 	pthread_mutex_t	 lock;		/* guards everything below */
-	struct strset	 known;		/* the files of the site */
+	struct strset	 known;		/* the files of the site but report pages */
+	size_t		*rtab;		/* report pages: index + 1 by hash of out */
+	size_t		 rcap;		/* a power of two, or 0 */
 	struct strset	 report_ids;	/* dry runs: "page\nid" of report pages */
 	struct S_pend	*pend;		/* checked at the end */
 	size_t		 npend;
@@ -519,6 +521,38 @@ S_known_listing(struct links *l, const char *base, size_t n)
 	}
 }
 
+static size_t
+S_outhash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* Is rel a report's page? */
+static int
+S_report_page(const struct links *l, const char *rel)
+{
+	size_t	 h;
+
+	if (l->rcap == 0)
+		return 0;
+	for (h = S_outhash(rel) & (l->rcap - 1); l->rtab[h] != 0;
+	    h = (h + 1) & (l->rcap - 1))
+		if (strcmp(l->site->reports[l->rtab[h] - 1].out, rel) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does the site have the file rel (l->lock held, or no writers left)? */
+static int
+S_known(const struct links *l, const char *rel)
+{
+	return strset_has(&l->known, rel) || S_report_page(l, rel);
+}
+
 struct links *
 links_new(const struct site *s, const struct config *cfg, const char *root,
     const char *outdir, int bundles, int workers, int dry)
@@ -567,8 +601,18 @@ links_new(const struct site *s, const struct config *cfg, const char *root,
 		strset_add(&l->known, u);
 		free(u);
 	}
+	/* Report pages by their names in the index, not copied. */
+	for (l->rcap = 16; l->rcap < 2 * s->n; l->rcap *= 2)
+		;
+	l->rtab = xcalloc(l->rcap, sizeof(*l->rtab));
 	for (i = 0; i < s->n; i++) {
-		strset_add(&l->known, s->reports[i].out);
+		size_t	 h = S_outhash(s->reports[i].out) & (l->rcap - 1);
+
+		while (l->rtab[h] != 0)
+			h = (h + 1) & (l->rcap - 1);
+		l->rtab[h] = i + 1;
+	}
+	for (i = 0; i < s->n; i++) {
 		for (k = 0; k < s->reports[i].nattachments; k++)
 			strset_add(&l->known, s->reports[i].attachments[k].out);
 	}
@@ -835,7 +879,7 @@ S_theme_broken(struct links *l, const char *key, const char *page, int line,
 static int
 S_is_report(const struct links *l, const char *rel)
 {
-	return strncmp(rel, "report/", 7) == 0 && strset_has(&l->known, rel);
+	return S_report_page(l, rel);
 }
 
 /* Queue a link for the end of the build (l->lock held). */
@@ -953,7 +997,7 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 			int	 known;
 
 			pthread_mutex_lock(&l->lock);
-			known = strset_has(&l->known, target);
+			known = S_known(l, target);
 			if (!known || (frag != NULL &&
 			    S_ends_with(target, ".html")))
 				S_defer(l, target, frag, a->value, NO_REPORT,
@@ -1121,7 +1165,7 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 			buf_putc(deps, '\n');
 		}
 		pthread_mutex_lock(&l->lock);
-		known = strset_has(&l->known, target);
+		known = S_known(l, target);
 		if (!known || (frag != NULL && S_ends_with(target, ".html")))
 			S_defer(l, target, frag, url, ri, line, col, NULL);
 		pthread_mutex_unlock(&l->lock);
@@ -1160,7 +1204,7 @@ links_reused(struct links *l, size_t ri, const char *deps)
 		frag = tab + 1 < nl ? S_dep_get(tab + 1, (size_t)(nl - tab - 1)) :
 		    NULL;
 		pthread_mutex_lock(&l->lock);
-		if (!strset_has(&l->known, target) ||
+		if (!S_known(l, target) ||
 		    (frag != NULL && S_ends_with(target, ".html")))
 			S_defer(l, target, frag, NULL, ri, 0, 0, NULL);
 		pthread_mutex_unlock(&l->lock);
@@ -1224,7 +1268,7 @@ links_finish(struct links *l, const char *dir)
 	for (i = 0; i < l->npend; i++) {
 		struct S_pend *p = &l->pend[i];
 
-		if (!strset_has(&l->known, p->target)) {
+		if (!S_known(l, p->target)) {
 			why = xasprintf("the site has no page or file \"%s\"",
 			    p->target);
 			errors += S_pend_broken(l, p, why);
@@ -1309,6 +1353,7 @@ links_free(struct links *l)
 		strset_free(&l->memo[i]);
 	free(l->memo);
 	strset_free(&l->known);
+	free(l->rtab);
 	strset_free(&l->report_ids);
 	strset_free(&l->pendkeys);
 	pthread_mutex_destroy(&l->lock);

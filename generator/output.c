@@ -38,8 +38,9 @@ struct out {
 	struct strset	 dirs;		/* directories made in staging */
 	struct S_entry	*old;		/* the published cache, sorted by path */
 	size_t		 nold;
-	struct S_entry	*new;		/* this build's cache */
+	struct S_entry	**new;		/* this build's cache, in newarena */
 	size_t		 nnew, capnew;
+	struct arena	 newarena;
 	int		 failed;
 	int		 dry;		/* count only, write nothing */
 	size_t		 files;
@@ -163,44 +164,79 @@ out_cache_put(struct out *o, const char *rel, const unsigned char key[32],
 		o->capnew = o->capnew ? o->capnew * 2 : 1024;
 		o->new = xrealloc(o->new, o->capnew * sizeof(*o->new));
 	}
-	o->new[o->nnew].path = xstrdup(rel);
-	o->new[o->nnew].deps = deps && *deps ? xstrdup(deps) : NULL;
-	memcpy(o->new[o->nnew].key, key, 32);
+	o->new[o->nnew] = arena_alloc(&o->newarena, sizeof(struct S_entry),
+	    sizeof(void *));
+	o->new[o->nnew]->path = arena_strdup(&o->newarena, rel);
+	o->new[o->nnew]->deps = deps && *deps ?
+	    arena_strdup(&o->newarena, deps) : NULL;
+	memcpy(o->new[o->nnew]->key, key, 32);
 	o->nnew++;
 	pthread_mutex_unlock(&o->lock);
 }
 
-/* Write the new cache into staging, sorted, so it is deterministic. */
+static int
+S_entry_pcmp(const void *a, const void *b)
+{
+	return strcmp((*(struct S_entry *const *)a)->path,
+	    (*(struct S_entry *const *)b)->path);
+}
+
+/*
+ * Write the new cache into staging, sorted, so it is deterministic;
+ * streamed a megabyte at a time (a national site has a million entries).
+ */
 static int
 S_cache_save(struct out *o)
 {
 	struct buf b = { 0 };
-	char	 hex[65];
+	char	 hex[65], *path;
 	size_t	 i;
-	int	 rc;
+	int	 rc = 0;
+	FILE	*f;
 
 	if (o->nnew > 0)
-		qsort(o->new, o->nnew, sizeof(*o->new), S_entry_cmp);
+		qsort(o->new, o->nnew, sizeof(*o->new), S_entry_pcmp);
+	path = path_join(o->staging, CACHE_FILE);
+	if ((f = fopen(path, "we")) == NULL) {
+		S_fail(o, CACHE_FILE, errno);
+		free(path);
+		return -1;
+	}
 	buf_puts(&b, "fazhi 2\n");
-	for (i = 0; i < o->nnew; i++) {
+	for (i = 0; i <= o->nnew && rc == 0; i++) {
+		const struct S_entry *e = i < o->nnew ? o->new[i] : NULL;
 		const char *d, *nl;
 
-		hex_encode(o->new[i].key, 32, hex);
-		buf_printf(&b, "%s %s\n", hex, o->new[i].path);
-		/* Each dependency line, as "\tline\n". */
-		for (d = o->new[i].deps; d != NULL && *d != '\0'; d = nl) {
-			size_t	 n = strcspn(d, "\n");
+		if (e != NULL) {
+			hex_encode(e->key, 32, hex);
+			buf_printf(&b, "%s %s\n", hex, e->path);
+			/* Each dependency line, as "\tline\n". */
+			for (d = e->deps; d != NULL && *d != '\0'; d = nl) {
+				size_t	 n = strcspn(d, "\n");
 
-			nl = d + n + (d[n] == '\n');
-			if (n == 0)
-				continue;
-			buf_putc(&b, '\t');
-			buf_put(&b, d, n);
-			buf_putc(&b, '\n');
+				nl = d + n + (d[n] == '\n');
+				if (n == 0)
+					continue;
+				buf_putc(&b, '\t');
+				buf_put(&b, d, n);
+				buf_putc(&b, '\n');
+			}
 		}
+		if (e != NULL && b.len < (1 << 20))
+			continue;
+		if (b.len > 0 && fwrite(b.data, 1, b.len, f) != b.len)
+			rc = -1;
+		o->bytes += (long long)b.len;
+		buf_reset(&b);
 	}
-	rc = out_write(o, CACHE_FILE, b.data, b.len);
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc == -1)
+		S_fail(o, CACHE_FILE, errno ? errno : EIO);
+	else
+		o->files++;
 	buf_free(&b);
+	free(path);
 	return rc;
 }
 
@@ -448,10 +484,7 @@ S_release(struct out *o)
 		free(o->old[i].deps);
 	}
 	free(o->old);
-	for (i = 0; i < o->nnew; i++) {
-		free(o->new[i].path);
-		free(o->new[i].deps);
-	}
+	arena_free(&o->newarena);
 	free(o->new);
 	pthread_mutex_destroy(&o->lock);
 	free(o->dir);

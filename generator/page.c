@@ -966,34 +966,96 @@ S_sitemap_url(struct buf *b, const char *base, const char *url,
 	buf_puts(b, "</url>\n");
 }
 
+/* A sitemap file holds at most this many URLs (sitemaps.org). */
+#define SITEMAP_MAX 50000
+
+/* Sitemap state: URLs go into parts of SITEMAP_MAX, each written when full. */
+struct S_smap {
+	const struct page_opts *o;
+	struct buf	 b;
+	size_t		 n;		/* URLs in b */
+	size_t		 parts;		/* parts written */
+	int		 split;		/* more URLs than one file holds */
+	int		 failed;
+};
+
+static void
+S_smap_flush(struct S_smap *m)
+{
+	char	*rel;
+
+	if (m->n == 0 && m->parts > 0)
+		return;
+	buf_puts(&m->b, "</urlset>\n");
+	rel = m->split ? xasprintf("sitemap-%zu.xml", m->parts + 1) :
+	    xstrdup("sitemap.xml");
+	if (out_write(m->o->out, rel, m->b.data, m->b.len) == -1)
+		m->failed = 1;
+	free(rel);
+	m->parts++;
+	m->n = 0;
+	buf_reset(&m->b);
+}
+
+static void
+S_smap_url(struct S_smap *m, const char *url, const char *lastmod)
+{
+	if (m->n == 0)
+		buf_puts(&m->b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		    "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+	S_sitemap_url(&m->b, m->o->cfg->base_url, url, lastmod);
+	if (++m->n == SITEMAP_MAX)
+		S_smap_flush(m);
+}
+
+/*
+ * sitemap.xml lists every page; past SITEMAP_MAX URLs it is an index of
+ * sitemap-1.xml, sitemap-2.xml, ..., written as they fill, so memory
+ * stays flat however large the site.
+ */
 static int
 S_sitemap(struct S_ctx *ctx)
 {
 	const struct page_opts *o = ctx->o;
 	const struct site *s = o->site;
 	const char *base = o->cfg->base_url;
-	struct buf b = { 0 };
-	size_t	 i;
+	struct S_smap m;
+	size_t	 i, total;
+	int	 dl = o->bundles && tmpl_exists(o->tmpl, "downloads.html");
 	char	*robots;
 	int	 rc;
 
-	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-	    "<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
-	S_sitemap_url(&b, base, "index.html", NULL);
+	memset(&m, 0, sizeof(m));
+	m.o = o;
+	total = 1 + ctx->njobs + s->n + (size_t)dl;
+	m.split = total > SITEMAP_MAX;
+	S_smap_url(&m, "index.html", NULL);
 	for (i = 0; i < ctx->njobs; i++) {
 		const struct S_list *j = &ctx->jobs[i];
 		char *u = S_page_url(j->g ? j->g->url : "reports.html", j->page);
 
-		S_sitemap_url(&b, base, u, NULL);
+		S_smap_url(&m, u, NULL);
 		free(u);
 	}
 	for (i = 0; i < s->n; i++)
-		S_sitemap_url(&b, base, s->reports[i].url, s->reports[i].date);
-	if (o->bundles && tmpl_exists(o->tmpl, "downloads.html"))
-		S_sitemap_url(&b, base, "downloads.html", NULL);
-	buf_puts(&b, "</urlset>\n");
-	rc = out_write(o->out, "sitemap.xml", b.data, b.len);
-	buf_free(&b);
+		S_smap_url(&m, s->reports[i].url, s->reports[i].date);
+	if (dl)
+		S_smap_url(&m, "downloads.html", NULL);
+	S_smap_flush(&m);
+	if (m.split) {
+		buf_puts(&m.b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		    "<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+		for (i = 1; i <= m.parts; i++) {
+			buf_puts(&m.b, "  <sitemap><loc>");
+			S_xml(&m.b, base);
+			buf_printf(&m.b, "sitemap-%zu.xml</loc></sitemap>\n", i);
+		}
+		buf_puts(&m.b, "</sitemapindex>\n");
+		if (out_write(o->out, "sitemap.xml", m.b.data, m.b.len) == -1)
+			m.failed = 1;
+	}
+	buf_free(&m.b);
+	rc = m.failed ? -1 : 0;
 	robots = xasprintf("User-agent: *\nAllow: /\n\nSitemap: %ssitemap.xml\n",
 	    base);
 	if (out_write(o->out, "robots.txt", robots, strlen(robots)) == -1)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,54 @@ timing(const char *phase)
 		    hwm);
 	}
 	last = t;
+}
+
+/* ---- an arena ---- */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t		 used, cap;
+	max_align_t	 data[];
+};
+
+void *
+arena_alloc(struct arena *a, size_t n, size_t align)
+{
+	struct arena_chunk *c = a->head;
+	size_t	 at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+
+	if (c == NULL || at + n > c->cap) {
+		size_t	 cap = n > 32768 ? n : 65536 - sizeof(*c) - 64;
+
+		c = xmalloc(sizeof(*c) + cap);
+		c->next = a->head;
+		c->used = 0;
+		c->cap = cap;
+		a->head = c;
+		at = 0;
+	}
+	c->used = at + n;
+	return (char *)c->data + at;
+}
+
+char *
+arena_strdup(struct arena *a, const char *s)
+{
+	size_t	 n = strlen(s) + 1;
+
+	return memcpy(arena_alloc(a, n, 1), s, n);
+}
+
+void
+arena_free(struct arena *a)
+{
+	struct arena_chunk *c, *next;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
 }
 
 /* ---- a set of strings ---- */

@@ -83,6 +83,19 @@ int	 strset_has(const struct strset *, const char *);
 int	 strset_add(struct strset *, const char *);
 void	 strset_free(struct strset *);
 
+/*
+ * A bump allocator: many small objects freed together, without malloc's
+ * per-object overhead (a million reports' strings).  Not thread-safe.
+ */
+struct arena_chunk;
+struct arena {
+	struct arena_chunk *head;
+};
+/* n bytes aligned to align (a power of two); never NULL. */
+void	*arena_alloc(struct arena *, size_t n, size_t align);
+char	*arena_strdup(struct arena *, const char *);
+void	 arena_free(struct arena *);
+
 /* Monotonic seconds, for the build summary only (never written to output). */
 double	 now_seconds(void);
 /* FAZHI_TIMINGS=1: phase times on stderr, for profiling (make bench). */

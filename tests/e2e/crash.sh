@@ -148,7 +148,9 @@ rm -rf "$P/content" && cp -r "$T/$other/content" "$P/content"
 manifest "$OUT" >"$T/now.sha"
 cmp -s "$T/now.sha" "$T/ref-$other.sha" && pass "kill: the next build equals a clean build" ||
 	fail "kill: the next build equals a clean build" "$(diff "$T/ref-$other.sha" "$T/now.sha" | head -4 | tr '\n' ' ')"
-left=$(ls -d "$OUT".* 2>/dev/null | grep -v 'fazhi-lock$')
+# The lock file and the scan cache (OUT.fazhi-scan) stay by design;
+# a killed build's half-written scan cache (OUT.fazhi-scan-PID) must not.
+left=$(ls -d "$OUT".* 2>/dev/null | grep -v -e 'fazhi-lock$' -e 'fazhi-scan$')
 [ -z "$left" ] && pass "kill: no staging directory left behind" ||
 	fail "kill: no staging directory left behind" "$left"
 

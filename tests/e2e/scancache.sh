@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scan cache (OUT/.fazhi-scan): a rebuild takes unchanged reports
+# The scan cache (OUT.fazhi-scan, beside OUT): a rebuild takes unchanged reports
 # from it instead of reading them, and its output (the cache included)
 # and its diagnostics are those of a cold build after every kind of
 # change; a damaged cache is ignored.
@@ -17,7 +17,8 @@ P=$T/p
 n=$(find "$P/content" -name '*.md' | wc -l)
 
 # Build in place (with the cache) and cold into a fresh directory; the
-# trees, .fazhi-scan included, and the diagnostics must be the same.
+# trees and the diagnostics must be the same (the cache itself is beside
+# the tree: it records inodes and times, which the site must not hold).
 # Sets $scan to the in-place build's "N cached, M read".
 same_as_cold() {
 	local label=$1 st1 st2
@@ -45,14 +46,14 @@ expect_scan() {
 
 sleep 1.2
 same_as_cold "first build"
-[ -f "$P/site/.fazhi-scan" ] && pass "the build publishes .fazhi-scan" || fail "the build publishes .fazhi-scan" "missing"
+[ -f "$P/site.fazhi-scan" ] && pass "the build writes site.fazhi-scan beside the site" || fail "the build writes site.fazhi-scan beside the site" "missing"
 expect_scan "a build without a cache reads every report" "0 cached, $n read"
 same_as_cold "no change"
 expect_scan "an unchanged rebuild reads no report" "$n cached, 0 read"
 
-cp "$P/site/.fazhi-scan" "$T/scan.before"
+cp "$P/site.fazhi-scan" "$T/scan.before"
 "$FAZHI" check -C "$P" >"$T/check.log" 2>&1
-if grep -q "scan: $n cached, 0 read" "$T/check.log" && cmp -s "$P/site/.fazhi-scan" "$T/scan.before"; then
+if grep -q "scan: $n cached, 0 read" "$T/check.log" && cmp -s "$P/site.fazhi-scan" "$T/scan.before"; then
 	pass "fazhi check reads the cache and writes nothing"
 else
 	fail "fazhi check reads the cache and writes nothing" "$(grep scan: "$T/check.log")"
@@ -145,27 +146,27 @@ expect_scan "a site.yaml change ignores the whole cache" "0 cached, $n read"
 settle
 damage() {
 	local label=$1
-	cp "$P/site/.fazhi-scan" "$T/good"
+	cp "$P/site.fazhi-scan" "$T/good"
 	eval "$2"
 	same_as_cold "$label"
 	expect_scan "$label: nothing taken from it" "0 cached, $n read"
-	cp "$T/good" "$P/site/.fazhi-scan"
+	cp "$T/good" "$P/site.fazhi-scan"
 }
-len=$(stat -c %s "$P/site/.fazhi-scan")
-damage "truncated cache" 'truncate -s $((len / 2)) "$P/site/.fazhi-scan"'
-damage "cache cut by 1 byte" 'truncate -s $((len - 1)) "$P/site/.fazhi-scan"'
-damage "garbage cache" 'head -c $len /dev/urandom >"$P/site/.fazhi-scan"'
-damage "one byte changed" 'printf "\377" | dd of="$P/site/.fazhi-scan" bs=1 seek=$((len / 2)) conv=notrunc status=none'
-damage "magic only" 'printf "fazhi-scan 1\n" >"$P/site/.fazhi-scan"'
-damage "empty cache" ': >"$P/site/.fazhi-scan"'
-damage "cache from the future" 'touch -d "+1 hour" "$P/site/.fazhi-scan"'
+len=$(stat -c %s "$P/site.fazhi-scan")
+damage "truncated cache" 'truncate -s $((len / 2)) "$P/site.fazhi-scan"'
+damage "cache cut by 1 byte" 'truncate -s $((len - 1)) "$P/site.fazhi-scan"'
+damage "garbage cache" 'head -c $len /dev/urandom >"$P/site.fazhi-scan"'
+damage "one byte changed" 'printf "\377" | dd of="$P/site.fazhi-scan" bs=1 seek=$((len / 2)) conv=notrunc status=none'
+damage "magic only" 'printf "fazhi-scan 1\n" >"$P/site.fazhi-scan"'
+damage "empty cache" ': >"$P/site.fazhi-scan"'
+damage "cache from the future" 'touch -d "+1 hour" "$P/site.fazhi-scan"'
 # Hostile: fields changed at random, the checksum made to match.  The
 # entries that still pass validation may say anything, so only ask that
 # every build ends normally and the sanitizers (FAZHI=…/asan/fazhi) stay silent.
-cp "$P/site/.fazhi-scan" "$T/good"
+cp "$P/site.fazhi-scan" "$T/good"
 bad=
 for seed in $(seq 1 25); do
-	python3 - "$T/good" "$P/site/.fazhi-scan" "$seed" <<'PY' || { bad="checksum mismatch"; break; }
+	python3 - "$T/good" "$P/site.fazhi-scan" "$seed" <<'PY' || { bad="checksum mismatch"; break; }
 import random, sys
 M = (1 << 64) - 1
 def checksum(b):
@@ -192,12 +193,12 @@ PY
 	if [ $st -gt 1 ] || grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$T/h.log"; then
 		bad="seed $seed: exit $st: $(head -3 "$T/h.log")"; break
 	fi
-	cp "$T/good" "$P/site/.fazhi-scan"
+	cp "$T/good" "$P/site.fazhi-scan"
 done
 [ -z "$bad" ] && pass "hostile caches with a valid checksum: no crash" || fail "hostile caches with a valid checksum" "$bad"
-cp "$T/good" "$P/site/.fazhi-scan"
+cp "$T/good" "$P/site.fazhi-scan"
 same_as_cold "after the hostile caches"
 
-rm -rf "$P/site/.fazhi-scan"; mkdir "$P/site/.fazhi-scan"
+rm -rf "$P/site.fazhi-scan"; mkdir "$P/site.fazhi-scan"
 same_as_cold "a directory in place of the cache"
 exit 0
