@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -276,6 +277,41 @@ S_stale_scans(const char *dir)
 	free(prefix);
 }
 
+/* Old sites whose detached removal was killed (OUT.fazhi-trash-PID). */
+static void
+S_stale_trash(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char	*parent, *prefix, *p;
+	DIR	*d;
+	struct dirent *de;
+	size_t	 n;
+
+	parent = slash ? xstrndup(dir, slash == dir ? 1 : (size_t)(slash - dir)) :
+	    xstrdup(".");
+	prefix = xasprintf("%s.fazhi-trash-", slash ? slash + 1 : dir);
+	n = strlen(prefix);
+	if ((d = opendir(parent)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			int	 fd;
+
+			if (strncmp(de->d_name, prefix, n) != 0)
+				continue;
+			p = path_join(parent, de->d_name);
+			/* Locked: a removal is under way.  Else one was killed. */
+			fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+				rm_rf(p);
+			if (fd != -1)
+				close(fd);
+			free(p);
+		}
+		closedir(d);
+	}
+	free(parent);
+	free(prefix);
+}
+
 struct out *
 out_open(const char *outdir)
 {
@@ -302,6 +338,7 @@ out_open(const char *outdir)
 		goto fail;
 	}
 	S_stale_scans(o->dir);
+	S_stale_trash(o->dir);
 	/* A killed build leaves its staging directory: start afresh. */
 	if (rm_rf(o->staging) == -1 && errno != ENOENT) {
 		diag_error(NULL, 0, 0, "cannot remove %s: %s", o->staging,
@@ -493,6 +530,53 @@ S_release(struct out *o)
 	free(o);
 }
 
+/*
+ * Remove the old site, which staging holds after the exchange.  It can
+ * be a million files, minutes of unlinking on a disk: it is renamed to
+ * OUT.fazhi-trash-PID and removed by a detached process, so the build
+ * returns as soon as the new site is published.  FAZHI_SYNC_DELETE=1,
+ * or any failure to rename or fork, removes it here instead.
+ */
+static void
+S_discard(struct out *o)
+{
+	char	*trash;
+	pid_t	 pid;
+
+	trash = xasprintf("%s.fazhi-trash-%ld", o->dir, (long)getpid());
+	if (getenv("FAZHI_SYNC_DELETE") != NULL ||
+	    rename(o->staging, trash) == -1) {
+		rm_rf(o->staging);
+		free(trash);
+		return;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		/*
+		 * The grandchild, not ours to reap, keeps no lock, socket or
+		 * file of ours; it holds a lock on the trash while it removes
+		 * it, taken before we return, so that a next build leaves it
+		 * alone (S_stale_trash).
+		 */
+		int	 fd;
+
+		closefrom(0);
+		fd = open(trash, O_RDONLY | O_DIRECTORY);
+		if (fd != -1)
+			flock(fd, LOCK_EX);
+		if (fork() == 0) {
+			setsid();
+			rm_rf(trash);
+		}
+		_exit(0);
+	}
+	if (pid == -1)
+		rm_rf(trash);
+	else
+		waitpid(pid, NULL, 0);
+	free(trash);
+}
+
 int
 out_commit(struct out *o)
 {
@@ -528,7 +612,10 @@ out_commit(struct out *o)
 		rc = -1;
 	}
 	/* After the exchange, staging holds the old site. */
-	rm_rf(o->staging);
+	if (rc == 0)
+		S_discard(o);
+	else
+		rm_rf(o->staging);
 	S_release(o);
 	return rc;
 }

@@ -145,12 +145,38 @@ S_push_summary(lua_State *L, const struct site *s, const struct report *r)
 	S_sets(L, "year_url", s->years[r->yr].url);
 }
 
+/* __index of the site table: site.departments on first use. */
+static int
+S_site_index(lua_State *L)
+{
+	const struct page_opts *o = lua_touserdata(L, lua_upvalueindex(1));
+	const struct site *s = o->site;
+	size_t	 i;
+
+	if (lua_type(L, 2) != LUA_TSTRING ||
+	    strcmp(lua_tostring(L, 2), "departments") != 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	S_push_groups(L, s->depts, s->ndepts);
+	/* A department's category (its newest report's), to group them by. */
+	for (i = 0; i < s->ndepts; i++)
+		if (s->depts[i].n > 0) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			S_sets(L, "category",
+			    s->reports[s->depts[i].reports[0]].category);
+			lua_pop(L, 1);
+		}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, 1, "departments");
+	return 1;
+}
+
 static void
 S_push_site(lua_State *L, const struct page_opts *o)
 {
 	const struct config *c = o->cfg;
 	const struct site *s = o->site;
-	size_t	 i;
 
 	lua_createtable(L, 0, 12);
 	S_sets(L, "title", c->title);
@@ -167,18 +193,18 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	lua_setfield(L, -2, "bundles");
 	S_push_groups(L, s->cats, s->ncats);
 	lua_setfield(L, -2, "categories");
-	S_push_groups(L, s->depts, s->ndepts);
-	/* A department's category (its newest report's), to group them by. */
-	for (i = 0; i < s->ndepts; i++)
-		if (s->depts[i].n > 0) {
-			lua_rawgeti(L, -1, (lua_Integer)i + 1);
-			S_sets(L, "category",
-			    s->reports[s->depts[i].reports[0]].category);
-			lua_pop(L, 1);
-		}
-	lua_setfield(L, -2, "departments");
 	S_push_groups(L, s->years, s->nyears);
 	lua_setfield(L, -2, "years");
+	/*
+	 * site.departments is made when a template first reads it: a
+	 * national site has a hundred thousand departments, and report
+	 * pages, rendered by every worker, do not list them.
+	 */
+	lua_createtable(L, 0, 1);
+	lua_pushlightuserdata(L, (void *)o);
+	lua_pushcclosure(L, S_site_index, 1);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 }
 
 /* Common variables: site, root, page {kind, title, url, canonical}. */

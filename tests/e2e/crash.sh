@@ -150,7 +150,9 @@ cmp -s "$T/now.sha" "$T/ref-$other.sha" && pass "kill: the next build equals a c
 	fail "kill: the next build equals a clean build" "$(diff "$T/ref-$other.sha" "$T/now.sha" | head -4 | tr '\n' ' ')"
 # The lock file and the scan cache (OUT.fazhi-scan) stay by design;
 # a killed build's half-written scan cache (OUT.fazhi-scan-PID) must not.
-left=$(ls -d "$OUT".* 2>/dev/null | grep -v -e 'fazhi-lock$' -e 'fazhi-scan$')
+# An old site still being removed in the background (OUT.fazhi-trash-PID)
+# is not a leftover either.
+left=$(ls -d "$OUT".* 2>/dev/null | grep -v -e 'fazhi-lock$' -e 'fazhi-scan$' -e 'fazhi-trash-[0-9]*$')
 [ -z "$left" ] && pass "kill: no staging directory left behind" ||
 	fail "kill: no staging directory left behind" "$left"
 
