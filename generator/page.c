@@ -8,6 +8,7 @@
  * a template environment (a Lua state) and a filter environment.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,8 @@ S_render(struct S_ctx *ctx, struct S_worker *w, const char *tmpl,
 	return 0;
 }
 
+#define TRIM_EVERY	20000
+
 static void
 S_progress(struct S_ctx *ctx)
 {
@@ -275,6 +278,14 @@ S_progress(struct S_ctx *ctx)
 
 	if (ctx->o->progress && (d % 500 == 0 || d == ctx->total))
 		fprintf(stderr, "\r  %zu/%zu", d, ctx->total);
+	/*
+	 * Every TRIM_EVERY pages, hand the memory that each page's parse
+	 * and render freed back to the system: with several threads,
+	 * malloc's arenas otherwise keep it, and at a million reports
+	 * that is hundreds of megabytes.
+	 */
+	if (d % TRIM_EVERY == 0)
+		malloc_trim(0);
 }
 
 /* ---- report pages ---- */
@@ -844,6 +855,8 @@ S_listing(void *arg, size_t i, int worker)
 	S_render(ctx, w, "list.html", out);
 	out_cache_put(o->out, out, key, NULL);
 	free(out);
+	if (i % TRIM_EVERY == TRIM_EVERY - 1)	/* as S_progress */
+		malloc_trim(0);
 	free(url);
 	free(title);
 }

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -134,9 +135,11 @@ timing(const char *phase)
 		}
 		if (f != NULL)
 			fclose(f);
+		/* And what malloc holds for us, to tell leaks from holes. */
 		fprintf(stderr, "fazhi: timing %-24s %8.3f s  (at %.3f s)  "
-		    "rss %ld MB, peak %ld MB\n", phase, t - last, t - t0, rss,
-		    hwm);
+		    "rss %ld MB, peak %ld MB, malloc'd %zu MB\n", phase,
+		    t - last, t - t0, rss, hwm,
+		    (size_t)(mallinfo2().uordblks + mallinfo2().hblkhd) >> 20);
 	}
 	last = t;
 }
