@@ -940,6 +940,25 @@ S_feed(struct S_ctx *ctx, const char *rel, const char *title,
 
 	if (n > (size_t)o->cfg->feed_size)
 		n = (size_t)o->cfg->feed_size;
+	/* Reused from the cache when made of the same: a site has a feed per department. */
+	{
+		struct sha256 h;
+		unsigned char key[32];
+
+		sha256_init(&h);
+		sha256_update(&h, o->global, 32);
+		S_hash_str(&h, "feed");
+		S_hash_str(&h, rel);
+		S_hash_str(&h, title);
+		S_hash_str(&h, self_page);
+		sha256_update(&h, &n, sizeof(n));
+		for (k = 0; k < n; k++)
+			sha256_update(&h, ctx->sumhash[idx[k]], 32);
+		sha256_final(&h, key);
+		out_cache_put(o->out, rel, key, NULL);
+		if (out_cache_reuse(o->out, rel, key, NULL) == 0)
+			return 0;
+	}
 	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 	    "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"");
 	S_xml(&b, o->cfg->language);
