@@ -943,6 +943,7 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 	struct S_scan sc = { 0 };
 	struct strset *memo = &l->memo[worker >= 0 && worker < l->nmemo ?
 	    worker : 0];
+	struct buf mk = { 0 };		/* "dir\nhref", the memo's key */
 	const char *slash = strrchr(rel, '/');
 	int	 dirlen = slash ? (int)(slash - rel) : 0;
 	size_t	 i, errors = 0;
@@ -960,23 +961,26 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 		}
 	for (i = 0; i < sc.links.n; i++) {
 		const struct S_attr *a = &sc.links.v[i];
-		char	*memokey = NULL;
-		int	 outside;
+		int	 outside, memo_it = 0;
 
 		/* Navigation repeats the same links on every page of a directory. */
 		if (a->value[0] != '\0' && a->value[0] != '#') {
-			memokey = xasprintf("%.*s\n%s", dirlen, rel, a->value);
-			if (strset_has(memo, memokey)) {
-				free(memokey);
+			buf_reset(&mk);
+			buf_put(&mk, rel, (size_t)dirlen);
+			buf_putc(&mk, '\n');
+			buf_puts(&mk, a->value);
+			if (strset_has(memo, buf_cstr(&mk)))
 				continue;
-			}
+			memo_it = 1;
 		}
 		why = NULL;
 		outside = links_resolve(rel, a->value, l->base_path, &target,
 		    &frag) == -1;
-		key = outside ? S_outside_key(rel, a->value) :
+		/* Content links are few: their key only when there are some. */
+		key = skip == NULL || skip->n == 0 ? NULL : outside ?
+		    S_outside_key(rel, a->value) :
 		    xasprintf("%s\n%s", target, frag ? frag : "");
-		if (skip != NULL && strset_has(skip, key)) {
+		if (key != NULL && strset_has(skip, key)) {
 			/* A content link: diagnosed at its source. */
 		} else if (outside) {
 			why = xstrdup("it points outside the site");
@@ -1002,10 +1006,10 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 			    S_ends_with(target, ".html")))
 				S_defer(l, target, frag, a->value, NO_REPORT,
 				    S_line_at(html, len, a->off), 0, rel);
-			else if (memokey != NULL) {
+			else if (memo_it) {
 				if (memo->n >= MEMO_MAX)
 					strset_free(memo);
-				strset_add(memo, memokey);
+				strset_add(memo, buf_cstr(&mk));
 			}
 			pthread_mutex_unlock(&l->lock);
 		}
@@ -1022,12 +1026,12 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 			free(bkey);
 			free(why);
 		}
-		free(memokey);
 		free(key);
 		free(target);
 		free(frag);
 	}
 	S_scan_free(&sc);
+	buf_free(&mk);
 	return errors;
 }
 
