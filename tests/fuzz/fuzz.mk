@@ -58,7 +58,7 @@ build/fuzz/libfazhi.a: $(FUZZ_LIBOBJS)
 	rm -f $@
 	ar rcs $@ $(FUZZ_LIBOBJS)
 
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h build/fuzz/libfazhi.a
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h tests/fuzz/html_check.h build/fuzz/libfazhi.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libfazhi.a $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_BINS)

@@ -20,7 +20,9 @@
 static const char *const S_tags[] = {
 	"a", "blockquote", "br", "code", "del", "div", "em", "h1", "h2",
 	"h3", "h4", "h5", "h6", "hr", "img", "li", "ol", "p", "pre",
-	"strong", "table", "tbody", "td", "th", "thead", "tr", "ul", NULL
+	/* Tables scroll in <section class="table-wrap" tabindex aria-label>. */
+	"section", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+	NULL
 };
 
 static const char *const S_attrs[] = {
