@@ -2,6 +2,7 @@
  * buf.c and util.c: escaping, hashing, UTF-8 and paths.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,47 @@ main(void)
 	CHECK("utf8: fast validator agrees with utf8_decode on every 1-4 byte sequence",
 	    S_utf8_exhaustive());
 	CHECK("utf8: columns count characters", utf8_columns("法治a", 7) == 3);
+
+	/* strset: membership across growth. */
+	{
+		struct strset set = { 0 };
+		char	 k[32];
+		int	 i, ok = 1;
+
+		for (i = 0; i < 5000; i++) {
+			snprintf(k, sizeof(k), "report/%d.html", i);
+			ok &= strset_add(&set, k) == 1;
+		}
+		CHECK("strset: 5000 distinct adds are new", ok);
+		CHECK("strset: a second add is not new", strset_add(&set, "report/7.html") == 0);
+		CHECK("strset: has what was added", strset_has(&set, "report/4999.html"));
+		CHECK("strset: not what was not", !strset_has(&set, "report/5000.html") &&
+		    !strset_has(&set, ""));
+		CHECK("strset: count", set.n == 5000);
+		strset_free(&set);
+		CHECK("strset: empty after free", set.n == 0 && !strset_has(&set, "report/1.html"));
+	}
+	/* arena: alignment, big objects, strings kept until freed. */
+	{
+		struct arena a = { 0 };
+		char	*s1, *s2, *big;
+		void	*p8;
+		int	 i, ok = 1;
+
+		s1 = arena_strdup(&a, "法治政府");
+		p8 = arena_alloc(&a, 24, 8);
+		big = arena_alloc(&a, 200000, 1);
+		memset(big, 'x', 200000);
+		for (i = 0; i < 20000; i++)
+			ok &= strcmp(arena_strdup(&a, "市司法局"), "市司法局") == 0;
+		s2 = arena_strdup(&a, "");
+		CHECK("arena: strings survive later allocations", strcmp(s1, "法治政府") == 0 &&
+		    *s2 == '\0' && ok);
+		CHECK("arena: aligned", ((uintptr_t)p8 & 7) == 0);
+		CHECK("arena: an object larger than a chunk", big[0] == 'x' && big[199999] == 'x');
+		arena_free(&a);
+		CHECK("arena: empty after free", a.head == NULL);
+	}
 
 	CHECK("path: plain relative", path_is_safe("content/市司法局/2021.md"));
 	CHECK("path: .. refused", !path_is_safe("content/../x"));
