@@ -201,7 +201,7 @@ run_build() {
 	if [ "$medium" = tmpfs ]; then dir=$WORK_SHM; else dir=$WORK_DISK; fi
 	out=$dir/out-$tool
 	log=$WORK_DISK/log-$n-$tool-$medium.txt
-	rm -rf "$out" "$out.fazhi-staging"
+	rm -rf "$out" "$out".fazhi-*
 	if [ "$tool" = hugo ]; then
 		rm -rf "$corpus/hugo/resources" "$WORK_DISK/hugo-cache"
 		need=$((n * HUGO_KB))
@@ -233,7 +233,7 @@ run_build() {
 	# Outputs on tmpfs hold memory that the next build may need.  Keep
 	# Hugo's for the incremental rebuild, which writes into a built site.
 	if [ "$tool" != hugo ] || [ "$medium" != tmpfs ] || [ "$n" != "$INCR_SIZE" ]; then
-		rm -rf "$out" "$out.fazhi-staging"
+		rm -rf "$out" "$out".fazhi-*
 	fi
 }
 
@@ -294,7 +294,7 @@ incremental() {
 	if [ "$HAVE_FAZHI" = 1 ] && [ -z "${STATUS[$n|fazhi]:-}" ]; then
 		out=$WORK_SHM/out-incr
 		log=$WORK_DISK/log-$n-incr.txt
-		rm -rf "$out" "$out.fazhi-staging"
+		rm -rf "$out" "$out".fazhi-*
 		build_cmd fazhi "$corpus" "$out"
 		k="$n|incr-fazhi-cold|tmpfs"
 		say "$k: ${CMD[*]}"
