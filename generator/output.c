@@ -242,74 +242,53 @@ S_cache_save(struct out *o)
 }
 
 /*
- * A killed build can leave its scan cache (OUT.fazhi-scan-PID, see
- * build.c) beside OUT: remove those of processes that are gone.
+ * What killed builds leave beside OUT, removed in one pass over its
+ * parent: a scan cache being written (OUT.fazhi-scan-PID, see build.c)
+ * whose process is gone, and an old site whose detached removal was
+ * killed (OUT.fazhi-trash-PID, see S_discard): one still being removed
+ * holds a lock on it and is left alone.
  */
 static void
-S_stale_scans(const char *dir)
+S_leftovers(const char *dir)
 {
 	const char *slash = strrchr(dir, '/');
-	char	*parent, *prefix, *p;
+	const char *base = slash ? slash + 1 : dir;
+	char	*parent, *p, *end;
 	DIR	*d;
 	struct dirent *de;
-	size_t	 n;
+	size_t	 n = strlen(base);
 	long	 pid;
+	int	 fd;
 
 	parent = slash ? xstrndup(dir, slash == dir ? 1 : (size_t)(slash - dir)) :
 	    xstrdup(".");
-	prefix = xasprintf("%s.fazhi-scan-", slash ? slash + 1 : dir);
-	n = strlen(prefix);
-	if ((d = opendir(parent)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strncmp(de->d_name, prefix, n) != 0)
-				continue;
-			pid = strtol(de->d_name + n, &p, 10);
-			if (*p != '\0' || pid <= 0 ||
-			    (kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
-				p = path_join(parent, de->d_name);
-				unlink(p);
-				free(p);
-			}
-		}
-		closedir(d);
+	if ((d = opendir(parent)) == NULL) {
+		free(parent);
+		return;
 	}
-	free(parent);
-	free(prefix);
-}
+	while ((de = readdir(d)) != NULL) {
+		const char *rest = de->d_name + n;
 
-/* Old sites whose detached removal was killed (OUT.fazhi-trash-PID). */
-static void
-S_stale_trash(const char *dir)
-{
-	const char *slash = strrchr(dir, '/');
-	char	*parent, *prefix, *p;
-	DIR	*d;
-	struct dirent *de;
-	size_t	 n;
-
-	parent = slash ? xstrndup(dir, slash == dir ? 1 : (size_t)(slash - dir)) :
-	    xstrdup(".");
-	prefix = xasprintf("%s.fazhi-trash-", slash ? slash + 1 : dir);
-	n = strlen(prefix);
-	if ((d = opendir(parent)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			int	 fd;
-
-			if (strncmp(de->d_name, prefix, n) != 0)
-				continue;
-			p = path_join(parent, de->d_name);
+		if (strncmp(de->d_name, base, n) != 0)
+			continue;
+		p = path_join(parent, de->d_name);
+		if (strncmp(rest, ".fazhi-scan-", 12) == 0) {
+			pid = strtol(rest + 12, &end, 10);
+			if (*end != '\0' || pid <= 0 ||
+			    (kill((pid_t)pid, 0) == -1 && errno == ESRCH))
+				unlink(p);
+		} else if (strncmp(rest, ".fazhi-trash-", 13) == 0) {
 			/* Locked: a removal is under way.  Else one was killed. */
 			fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 				rm_rf(p);
 			if (fd != -1)
 				close(fd);
-			free(p);
 		}
-		closedir(d);
+		free(p);
 	}
+	closedir(d);
 	free(parent);
-	free(prefix);
 }
 
 struct out *
@@ -337,8 +316,7 @@ out_open(const char *outdir)
 		diag_error(NULL, 0, 0, "another build is writing %s", o->dir);
 		goto fail;
 	}
-	S_stale_scans(o->dir);
-	S_stale_trash(o->dir);
+	S_leftovers(o->dir);
 	/* A killed build leaves its staging directory: start afresh. */
 	if (rm_rf(o->staging) == -1 && errno != ENOENT) {
 		diag_error(NULL, 0, 0, "cannot remove %s: %s", o->staging,
@@ -556,7 +534,7 @@ S_discard(struct out *o)
 		 * The grandchild, not ours to reap, keeps no lock, socket or
 		 * file of ours; it holds a lock on the trash while it removes
 		 * it, taken before we return, so that a next build leaves it
-		 * alone (S_stale_trash).
+		 * alone (S_leftovers).
 		 */
 		int	 fd;
 
