@@ -1184,16 +1184,6 @@ S_arena_take(struct S_arena *a, char *s)
 	return p;
 }
 
-static uint64_t
-S_strhash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* As S_arena_take, but equal strings share one copy. */
 static char *
 S_arena_intern(struct S_arena *a, char *s)
@@ -1211,7 +1201,7 @@ S_arena_intern(struct S_arena *a, char *s)
 		a->tab = xcalloc(a->tabcap, sizeof(*a->tab));
 		for (i = 0; i < k; i++)
 			if (old[i] != NULL) {
-				size_t j = S_strhash(old[i]) & (a->tabcap - 1);
+				size_t j = str_hash(old[i]) & (a->tabcap - 1);
 
 				while (a->tab[j] != NULL)
 					j = (j + 1) & (a->tabcap - 1);
@@ -1219,7 +1209,7 @@ S_arena_intern(struct S_arena *a, char *s)
 			}
 		free(old);
 	}
-	for (i = S_strhash(s) & (a->tabcap - 1); a->tab[i] != NULL;
+	for (i = str_hash(s) & (a->tabcap - 1); a->tab[i] != NULL;
 	    i = (i + 1) & (a->tabcap - 1))
 		if (strcmp(a->tab[i], s) == 0) {
 			free(s);

@@ -521,16 +521,6 @@ S_known_listing(struct links *l, const char *base, size_t n)
 	}
 }
 
-static size_t
-S_outhash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 /* Is rel a report's page? */
 static int
 S_report_page(const struct links *l, const char *rel)
@@ -539,7 +529,7 @@ S_report_page(const struct links *l, const char *rel)
 
 	if (l->rcap == 0)
 		return 0;
-	for (h = S_outhash(rel) & (l->rcap - 1); l->rtab[h] != 0;
+	for (h = (size_t)str_hash(rel) & (l->rcap - 1); l->rtab[h] != 0;
 	    h = (h + 1) & (l->rcap - 1))
 		if (strcmp(l->site->reports[l->rtab[h] - 1].out, rel) == 0)
 			return 1;
@@ -606,7 +596,7 @@ links_new(const struct site *s, const struct config *cfg, const char *root,
 		;
 	l->rtab = xcalloc(l->rcap, sizeof(*l->rtab));
 	for (i = 0; i < s->n; i++) {
-		size_t	 h = S_outhash(s->reports[i].out) & (l->rcap - 1);
+		size_t	 h = (size_t)str_hash(s->reports[i].out) & (l->rcap - 1);
 
 		while (l->rtab[h] != 0)
 			h = (h + 1) & (l->rcap - 1);

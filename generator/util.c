@@ -194,8 +194,8 @@ arena_free(struct arena *a)
 
 /* ---- a set of strings ---- */
 
-static uint64_t
-S_fnv(const char *s)
+uint64_t
+str_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -213,7 +213,7 @@ strset_has(const struct strset *set, const char *s)
 
 	if (set->cap == 0)
 		return 0;
-	for (i = S_fnv(s) & (set->cap - 1); set->v[i] != NULL;
+	for (i = str_hash(s) & (set->cap - 1); set->v[i] != NULL;
 	    i = (i + 1) & (set->cap - 1))
 		if (strcmp(set->v[i], s) == 0)
 			return 1;
@@ -236,14 +236,14 @@ strset_add(struct strset *set, const char *s)
 		for (k = 0; k < oldcap; k++) {
 			if (old[k] == NULL)
 				continue;
-			for (i = S_fnv(old[k]) & (set->cap - 1);
+			for (i = str_hash(old[k]) & (set->cap - 1);
 			    set->v[i] != NULL; i = (i + 1) & (set->cap - 1))
 				;
 			set->v[i] = old[k];
 		}
 		free(old);
 	}
-	for (i = S_fnv(s) & (set->cap - 1); set->v[i] != NULL;
+	for (i = str_hash(s) & (set->cap - 1); set->v[i] != NULL;
 	    i = (i + 1) & (set->cap - 1))
 		;
 	set->v[i] = xstrdup(s);

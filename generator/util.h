@@ -78,6 +78,8 @@ struct strset {
 	size_t	 cap;		/* 0 or a power of two */
 	size_t	 n;
 };
+/* FNV-1a of a string: the hash of strset, for other tables of strings. */
+uint64_t str_hash(const char *);
 int	 strset_has(const struct strset *, const char *);
 /* Add s; return 1 if it was new, 0 if it was there already. */
 int	 strset_add(struct strset *, const char *);
