@@ -27,6 +27,7 @@
 
 #include <libdeflate.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include "buf.h"
 #include "bundle.h"
@@ -50,6 +51,7 @@ struct zblob {
 	unsigned char	*mem;		/* csize bytes, unless spilled */
 	long long	 off;		/* offset in the spill file */
 	const struct zstore *zs;	/* owner, whose spill file holds the bytes */
+	const struct zshared *sh;	/* compressed around this segment, or NULL */
 	struct zblob	*next;		/* next in the hash chain */
 };
 
@@ -249,6 +251,38 @@ S_pread_all(int fd, unsigned char *p, size_t len, long long off)
 static void	 S_place(struct zstore *, struct zblob *, unsigned char *,
 		    const void *);
 
+/* A compressor at the store's level: an idle one, or a new one. */
+static struct libdeflate_compressor *
+S_comp_get(struct zstore *zs, int *level)
+{
+	struct libdeflate_compressor *c = NULL;
+
+	pthread_mutex_lock(&zs->mu);
+	*level = zs->level;
+	if (zs->nidle > 0)
+		c = zs->idle[--zs->nidle];
+	pthread_mutex_unlock(&zs->mu);
+	if (c == NULL && (c = libdeflate_alloc_compressor(*level)) == NULL) {
+		fprintf(stderr, "fazhi: out of memory\n");
+		abort();
+	}
+	return c;
+}
+
+/* Give c back for the next S_comp_get(); count a deflate run. */
+static void
+S_comp_put(struct zstore *zs, struct libdeflate_compressor *c)
+{
+	pthread_mutex_lock(&zs->mu);
+	if (zs->nidle == zs->idlecap) {
+		zs->idlecap = zs->idlecap ? 2 * zs->idlecap : 4;
+		zs->idle = xrealloc(zs->idle, zs->idlecap * sizeof(*zs->idle));
+	}
+	zs->idle[zs->nidle++] = c;
+	zs->st.compressions++;
+	pthread_mutex_unlock(&zs->mu);
+}
+
 /*
  * Compress data into b, outside the mutex: the slow part, which is why
  * workers can run it in parallel.
@@ -256,29 +290,21 @@ static void	 S_place(struct zstore *, struct zblob *, unsigned char *,
 static void
 S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 {
-	struct libdeflate_compressor *c = NULL;
+	struct libdeflate_compressor *c;
 	unsigned char	*out = NULL;
 	size_t		 clen = 0;
-	int		 level;
-
-	pthread_mutex_lock(&zs->mu);
-	level = zs->level;
-	if (len > 1 && zs->nidle > 0)
-		c = zs->idle[--zs->nidle];
-	pthread_mutex_unlock(&zs->mu);
+	int		 level = 0;
 
 	b->crc = libdeflate_crc32(0, data, len);
 	if (len > 1) {
-		if (c == NULL && (c = libdeflate_alloc_compressor(level)) == NULL) {
-			fprintf(stderr, "fazhi: out of memory\n");
-			abort();
-		}
+		c = S_comp_get(zs, &level);
 		/*
 		 * One byte less than the input: libdeflate returns 0 when
 		 * the result would not be smaller, and we store instead.
 		 */
 		out = xmalloc(len - 1);
 		clen = libdeflate_deflate_compress(c, data, len, out, len - 1);
+		S_comp_put(zs, c);
 	}
 	if (clen > 0) {
 		b->method = 8;
@@ -290,19 +316,172 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 		free(out);
 		out = NULL;
 	}
-
-	if (c != NULL) {
-		pthread_mutex_lock(&zs->mu);
-		if (zs->nidle == zs->idlecap) {
-			zs->idlecap = zs->idlecap ? 2 * zs->idlecap : 4;
-			zs->idle = xrealloc(zs->idle,
-			    zs->idlecap * sizeof(*zs->idle));
-		}
-		zs->idle[zs->nidle++] = c;
-		zs->st.compressions++;
-		pthread_mutex_unlock(&zs->mu);
-	}
 	S_place(zs, b, out, out != NULL ? NULL : data);
+}
+
+/* ---- shared segments ---- */
+
+struct zshared {
+	unsigned char	*data;		/* the plain bytes */
+	size_t		 len;
+	unsigned char	*z;		/* deflated: no final block, byte-aligned */
+	size_t		 zlen;
+};
+
+struct zshared *
+zshared_new(const void *data, size_t len)
+{
+	struct zshared	*sh;
+	z_stream	 zst;
+	size_t		 cap;
+	int		 rc;
+
+	if (len == 0 || len > UINT32_MAX)
+		return NULL;
+	memset(&zst, 0, sizeof(zst));
+	/* Raw deflate (negative window bits), the most thorough settings. */
+	if (deflateInit2(&zst, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 9,
+	    Z_DEFAULT_STRATEGY) != Z_OK) {
+		fprintf(stderr, "fazhi: out of memory\n");
+		abort();
+	}
+	cap = deflateBound(&zst, (uLong)len) + 16;
+	sh = xcalloc(1, sizeof(*sh));
+	sh->z = xmalloc(cap);
+	zst.next_in = (Bytef *)(uintptr_t)data;
+	zst.avail_in = (uInt)len;
+	zst.next_out = sh->z;
+	zst.avail_out = (uInt)cap;
+	/*
+	 * A sync flush ends the output with an empty stored block: on a
+	 * byte boundary, and with no block marked final, so that more
+	 * blocks can follow it.
+	 */
+	rc = deflate(&zst, Z_SYNC_FLUSH);
+	sh->zlen = cap - zst.avail_out;
+	deflateEnd(&zst);
+	if (rc != Z_OK || zst.avail_in != 0 || zst.avail_out == 0) {
+		free(sh->z);
+		free(sh);
+		return NULL;
+	}
+	sh->data = xmalloc(len);
+	memcpy(sh->data, data, len);
+	sh->len = len;
+	return sh;
+}
+
+void
+zshared_free(struct zshared *sh)
+{
+	if (sh == NULL)
+		return;
+	free(sh->data);
+	free(sh->z);
+	free(sh);
+}
+
+void
+zshared_fingerprint(const struct zshared *sh, char out[65])
+{
+	sha256_hex(sh != NULL ? (const char *)sh->z : "",
+	    sh != NULL ? sh->zlen : 0, out);
+}
+
+/*
+ * The first occurrence of sh's bytes in data, or NULL.  glibc's memmem
+ * is slow for needles of kilobytes (the CSS is tens): look for a short
+ * prefix, then compare the rest.
+ */
+static const unsigned char *
+S_find(const void *data, size_t len, const struct zshared *sh)
+{
+	const unsigned char *d = data, *p, *end;
+	size_t	 pre = sh->len < 32 ? sh->len : 32;
+
+	if (len < sh->len)
+		return NULL;
+	end = d + len - sh->len;	/* the last place it can start */
+	for (p = d; p <= end; p++) {
+		p = memmem(p, (size_t)(end - p) + pre, sh->data, pre);
+		if (p == NULL)
+			return NULL;
+		if (memcmp(p + pre, sh->data + pre, sh->len - pre) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Append n bytes from p as stored blocks (at most 65,535 bytes each),
+ * the last one final if final is set; return the bytes written to out,
+ * which has room for n + 5 * (n / 65535 + 1).
+ */
+static size_t
+S_stored(unsigned char *out, const unsigned char *p, size_t n, int final)
+{
+	size_t	 o = 0, k;
+
+	do {
+		k = n > 65535 ? 65535 : n;
+		/* BFINAL, BTYPE 00, then padding to the byte boundary. */
+		out[o++] = final && k == n ? 1 : 0;
+		out[o++] = k & 0xff;
+		out[o++] = (k >> 8) & 0xff;
+		out[o++] = ~k & 0xff;
+		out[o++] = (~k >> 8) & 0xff;
+		memcpy(out + o, p, k);
+		o += k;
+		p += k;
+		n -= k;
+	} while (n > 0);
+	return o;
+}
+
+/*
+ * S_compress() for data holding sh's bytes at off: the bytes before as
+ * stored blocks, sh's deflated segment, the bytes after deflated.
+ */
+static void
+S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
+    size_t len, size_t off, const struct zshared *sh)
+{
+	const unsigned char *d = data;
+	struct libdeflate_compressor *c;
+	unsigned char	*out;
+	size_t		 pre = off, post = len - off - sh->len, cap, o = 0, clen;
+	int		 level;
+
+	b->crc = libdeflate_crc32(0, data, len);
+	cap = pre + 5 * (pre / 65535 + 1) + sh->zlen + post +
+	    5 * (post / 65535 + 1) + 2;
+	out = xmalloc(cap);
+	if (pre > 0)
+		o += S_stored(out, d, pre, 0);
+	memcpy(out + o, sh->z, sh->zlen);
+	o += sh->zlen;
+	c = S_comp_get(zs, &level);
+	if (post == 0) {
+		/* An empty final block with the fixed codes: only its end. */
+		out[o++] = 0x03;
+		out[o++] = 0x00;
+	} else if ((clen = libdeflate_deflate_compress(c, d + off + sh->len,
+	    post, out + o, cap - o)) > 0)
+		o += clen;
+	else
+		o += S_stored(out + o, d + off + sh->len, post, 1);
+	S_comp_put(zs, c);
+	if (o < len) {
+		b->method = 8;
+		b->level = level;
+		b->csize = (long long)o;
+		S_place(zs, b, out, NULL);
+	} else {
+		free(out);
+		b->method = 0;
+		b->csize = (long long)len;
+		S_place(zs, b, NULL, data);
+	}
 }
 
 /*
@@ -353,7 +532,8 @@ S_place(struct zstore *zs, struct zblob *b, unsigned char *out,
  * S_ready().
  */
 static struct zblob *
-S_lookup(struct zstore *zs, const uint8_t sha[32], size_t len, int *fresh)
+S_lookup(struct zstore *zs, const uint8_t sha[32], size_t len,
+    const struct zshared *sh, int *fresh)
 {
 	struct zblob	*b;
 	size_t		 k;
@@ -361,7 +541,7 @@ S_lookup(struct zstore *zs, const uint8_t sha[32], size_t len, int *fresh)
 	pthread_mutex_lock(&zs->mu);
 	zs->st.adds++;
 	for (b = zs->tab[S_bucket(zs, sha)]; b != NULL; b = b->next)
-		if (memcmp(b->sha, sha, 32) == 0)
+		if (memcmp(b->sha, sha, 32) == 0 && b->sh == sh)
 			break;
 	if (b != NULL) {
 		/* Someone else may still be compressing it: wait. */
@@ -375,6 +555,7 @@ S_lookup(struct zstore *zs, const uint8_t sha[32], size_t len, int *fresh)
 	memcpy(b->sha, sha, 32);
 	b->usize = (long long)len;
 	b->zs = zs;
+	b->sh = sh;
 	if ((size_t)zs->st.blobs >= zs->ntab)
 		S_grow(zs);
 	k = S_bucket(zs, sha);
@@ -411,7 +592,7 @@ zstore_add(struct zstore *zs, const void *data, size_t len)
 	int		 fresh;
 
 	S_sha(data, len, sha);
-	b = S_lookup(zs, sha, len, &fresh);
+	b = S_lookup(zs, sha, len, NULL, &fresh);
 	if (fresh) {
 		S_compress(zs, b, data, len);
 		S_ready(zs, b, 0);
@@ -420,8 +601,29 @@ zstore_add(struct zstore *zs, const void *data, size_t len)
 }
 
 const struct zblob *
+zstore_add_shared(struct zstore *zs, const void *data, size_t len,
+    const struct zshared *sh)
+{
+	const unsigned char *at;
+	struct zblob	*b;
+	uint8_t		 sha[32];
+	int		 fresh;
+
+	if (sh == NULL || (at = S_find(data, len, sh)) == NULL)
+		return zstore_add(zs, data, len);
+	S_sha(data, len, sha);
+	b = S_lookup(zs, sha, len, sh, &fresh);
+	if (fresh) {
+		S_compress_shared(zs, b, data, len,
+		    (size_t)(at - (const unsigned char *)data), sh);
+		S_ready(zs, b, 0);
+	}
+	return b;
+}
+
+const struct zblob *
 zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
-    size_t usize)
+    size_t usize, const struct zshared *sh)
 {
 	struct libdeflate_decompressor *d;
 	enum libdeflate_result r;
@@ -448,8 +650,11 @@ zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
 		plain = data;
 	} else if (method != 0 || rawlen != usize)
 		return NULL;
+	/* Tell the blob apart as zstore_add_shared() would have made it. */
+	if (sh != NULL && S_find(plain, usize, sh) == NULL)
+		sh = NULL;
 	S_sha(plain, usize, sha);
-	b = S_lookup(zs, sha, usize, &fresh);
+	b = S_lookup(zs, sha, usize, sh, &fresh);
 	if (fresh) {
 		b->crc = libdeflate_crc32(0, plain, usize);
 		b->method = method;

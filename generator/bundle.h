@@ -38,6 +38,7 @@
 #include <stddef.h>
 
 struct buf;
+struct zshared;
 struct zstore;
 struct zblob;
 
@@ -78,11 +79,38 @@ const struct zblob *zstore_add(struct zstore *, const void *data, size_t len);
  * compressed bytes of an unchanged file from the build before.  The
  * zips are those a zstore_add() of the plain bytes would give only if
  * the earlier store had the same zstore_fingerprint(): check it.
+ * Pass the zshared the bytes were added with (zstore_add_shared()), or
+ * NULL: bytes compressed in different ways are different blobs, so that
+ * which one a zip gets never depends on the order of the calls.
  * Return NULL if raw does not inflate to exactly usize bytes.
  * Thread-safe.
  */
 const struct zblob *zstore_add_raw(struct zstore *, const void *raw,
-		    size_t rawlen, int method, size_t usize);
+		    size_t rawlen, int method, size_t usize,
+		    const struct zshared *);
+/*
+ * A piece of text that many files hold unchanged (the theme's CSS,
+ * inlined into every standalone page), deflated once, at the maximum
+ * level, into a segment a deflate stream can continue from: no final
+ * block, ending on a byte boundary.  zstore_add_shared() then splices
+ * it into each file's stream instead of compressing it again.
+ */
+struct zshared	*zshared_new(const void *data, size_t len);
+void		 zshared_free(struct zshared *);
+/* SHA-256 hex of its deflated bytes: they depend on the zlib in use. */
+void		 zshared_fingerprint(const struct zshared *, char out[65]);
+
+/*
+ * zstore_add() for bytes that may contain sh (NULL: none).  When they
+ * do, the blob is one deflate stream of three parts: the bytes before
+ * sh's first occurrence as stored blocks, sh's segment, and the rest
+ * deflated by libdeflate.  It inflates to the same bytes, so CRC,
+ * SHA-256 and size are those of the plain bytes; only the compressed
+ * bytes differ from zstore_add()'s.  Thread-safe.
+ */
+const struct zblob *zstore_add_shared(struct zstore *, const void *data,
+		    size_t len, const struct zshared *sh);
+
 /*
  * What decides the compressed bytes: the deflate level and the
  * libdeflate in use (a probe is compressed to tell), as SHA-256 hex.

@@ -72,7 +72,8 @@ struct bundles {
 	int		 standalone;	/* the theme has standalone.html */
 	char		*css;		/* the theme's CSS, inlined */
 	char		 css_hex[65];	/* its SHA-256 */
-	char		 zfp[65];	/* zstore_fingerprint() */
+	struct zshared	*css_z;		/* css, deflated once for every page */
+	char		 zfp[65];	/* zstore_fingerprint(), and css_z's */
 	long long	 epoch;		/* SOURCE_DATE_EPOCH, or -1 */
 	char		*base_path;	/* the base_url's path: "/" or "/fzzf/" */
 	struct zstore	*zs;
@@ -274,6 +275,19 @@ bundles_new(const struct site *s, const struct config *cfg, const char *root,
 	bd->zs = zstore_new(bd->dry ? (getenv("TMPDIR") ? getenv("TMPDIR") :
 	    "/tmp") : out_staging(out));
 	zstore_fingerprint(bd->zs, bd->zfp);
+	if (bd->standalone && !bd->dry) {
+		/*
+		 * Every standalone page inlines the same CSS, often more
+		 * than half its bytes: deflate it once and splice it in.
+		 */
+		char	 fp[65], both[130];
+
+		bd->css_z = zshared_new(bd->css, strlen(bd->css));
+		zshared_fingerprint(bd->css_z, fp);
+		memcpy(both, bd->zfp, 64);
+		memcpy(both + 64, fp, 64);
+		sha256_hex(both, 128, bd->zfp);
+	}
 	bd->rep = xcalloc(s->n + 1, sizeof(*bd->rep));
 	for (i = 0; i < s->n; i++) {
 		const struct report *r = &s->reports[i];
@@ -334,6 +348,7 @@ bundles_free(struct bundles *bd)
 	free(bd->zips);
 	free(bd->rep);
 	free(bd->css);
+	zshared_free(bd->css_z);
 	free(bd->base_path);
 	zstore_free(bd->zs);
 	free(bd);
@@ -528,7 +543,7 @@ S_cache_blob(struct bundles *bd, const char *data, size_t len)
 	    &tail) != 2)
 		return NULL;
 	return zstore_add_raw(bd->zs, nl + 1, len - (size_t)(nl + 1 - data),
-	    method, (size_t)usize);
+	    method, (size_t)usize, bd->css_z);
 }
 
 int
@@ -1051,7 +1066,8 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 	sa.bd = bd;
 	sa.r = r;
 	S_offline(&sa, html.data ? html.data : "", html.len, &page);
-	b = zstore_add(bd->zs, page.data ? page.data : "", page.len);
+	b = zstore_add_shared(bd->zs, page.data ? page.data : "", page.len,
+	    bd->css_z);
 	buf_reset(&html);
 	if ((method = zblob_raw(b, &html)) == -1) {
 		diag_error(NULL, 0, 0, "%s: cannot read the compressed page: %s",

@@ -47,12 +47,15 @@
  * bundles_report_*() functions mix the bundle's URL and size into the
  * page's cache key before the caller looks the page up (or, when the
  * standalone page had to be rendered, before it records the key).
+ * Every standalone page inlines the same CSS: it is deflated once
+ * (zshared_new()) and spliced into each page's stream
+ * (zstore_add_shared()), so only the rest of the page is compressed.
  * The standalone page is cached like a report page, as the hidden file
  * .fazhi-standalone/<slug>.z in the site: a header line and the page
  * compressed as the zips hold it (zstore_add_raw()), so an unchanged
  * page is neither rendered nor compressed again.  Its key is the
  * page's, the inlined CSS, the attachments' contents and the
- * compressor's fingerprint.  Sources and attachments are read and
+ * compressor's fingerprint (which covers the deflated CSS).  Sources and attachments are read and
  * compressed on every build, since the zips need them.
  *
  * A dry output (fazhi check) gets everything but the files: sizes are

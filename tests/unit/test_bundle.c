@@ -266,6 +266,101 @@ test_chinese(void)
 	zstore_free(zs);
 }
 
+/*
+ * Shared segments (zstore_add_shared): a piece deflated once and
+ * spliced into each file's stream must inflate, in outside readers, to
+ * exactly the file's bytes wherever the piece sits: at the start, in
+ * the middle after more than one stored block's worth of bytes, at the
+ * very end, before bytes deflate cannot shrink, or nowhere.
+ */
+static void
+test_shared(void)
+{
+	struct zstore	*zs = zstore_new(NULL);
+	struct zshared	*sh;
+	struct buf	 css = { 0 }, f[6] = { { 0 } }, err = { 0 }, raw = { 0 };
+	unsigned char	 rnd[5000];
+	const struct zblob *b[6], *plain, *again;
+	struct zip_entry e[6];
+	struct expect	 x[6];
+	char		*zip = tpath("shared.zip"), fp1[65], fp2[65];
+	static const char *const names[6] = {
+		"开头.html", "中间.html", "结尾.html", "杂讯.html", "没有.html",
+		"只有.html"
+	};
+	size_t		 i;
+	int		 rc, m;
+
+	for (i = 0; i < 400; i++)
+		buf_printf(&css, ".c%zu{color:#%06zx;margin:0 %zupx}\n", i,
+		    i * 2654435761u % 0xffffff, i % 17);
+	sh = zshared_new(css.data, css.len);
+	check("shared_new", sh != NULL, "zshared_new failed");
+	noise(rnd, sizeof(rnd), 7);
+	/* 0: at the start; 1: after 70,000 bytes (two stored blocks). */
+	buf_put(&f[0], css.data, css.len);
+	buf_puts(&f[0], "<p>正文，法治政府建设。</p>\n");
+	for (i = 0; i < 7000; i++)
+		buf_puts(&f[1], "<p>前言</p>");
+	buf_put(&f[1], css.data, css.len);
+	buf_puts(&f[1], "</style><p>正文</p>\n");
+	/* 2: at the very end; 3: noise after it; 4: not there; 5: alone. */
+	buf_puts(&f[2], "<style>");
+	buf_put(&f[2], css.data, css.len);
+	buf_puts(&f[3], "<style>");
+	buf_put(&f[3], css.data, css.len);
+	buf_put(&f[3], rnd, sizeof(rnd));
+	buf_put(&f[4], css.data, css.len / 2);
+	buf_put(&f[5], css.data, css.len);
+	for (i = 0; i < 6; i++) {
+		b[i] = zstore_add_shared(zs, f[i].data, f[i].len, sh);
+		e[i] = (struct zip_entry){ names[i], b[i] };
+		x[i] = (struct expect){ names[i], f[i].data, f[i].len };
+	}
+	rc = zip_write(zip, e, 6, MTIME, &err);
+	check_zip("shared_segment_inflates_to_the_bytes", rc, &err, zip, x, 6,
+	    NULL);
+	/* The segment is not compressed again: the file costs little more. */
+	plain = zstore_add(zs, css.data, css.len);
+	check("shared_segment_costs_what_it_did_once",
+	    zblob_compressed_size(b[5]) <=
+	    zblob_compressed_size(plain) * 11 / 10 + 16,
+	    "%lld bytes, alone %lld", zblob_compressed_size(b[5]),
+	    zblob_compressed_size(plain));
+	check("shared_and_plain_are_different_blobs", plain != b[5],
+	    "the same blob for two encodings");
+	check("shared_absent_is_plain",
+	    b[4] == zstore_add(zs, f[4].data, f[4].len),
+	    "bytes without the segment were not compressed as usual");
+	/* Compressed bytes read back (the build cache) give the same blob. */
+	m = zblob_raw(b[1], &raw);
+	again = zstore_add_raw(zs, raw.data, raw.len, m, f[1].len, sh);
+	check("shared_raw_readback_same_blob", again == b[1],
+	    "read back as another blob");
+	again = zstore_add_raw(zs, raw.data, raw.len, m, f[1].len, NULL);
+	check("shared_raw_without_segment_differs", again != b[1],
+	    "the same blob without the segment");
+	/* The fingerprint tells the deflated segments apart. */
+	zshared_fingerprint(sh, fp1);
+	zshared_free(sh);
+	buf_putc(&css, 'x');
+	sh = zshared_new(css.data, css.len);
+	zshared_fingerprint(sh, fp2);
+	check("shared_fingerprint_follows_bytes", strcmp(fp1, fp2) != 0,
+	    "same fingerprint for other bytes");
+	check("shared_empty_is_none", zshared_new("", 0) == NULL,
+	    "a segment of no bytes");
+
+	zshared_free(sh);
+	for (i = 0; i < 6; i++)
+		buf_free(&f[i]);
+	buf_free(&css);
+	buf_free(&err);
+	buf_free(&raw);
+	free(zip);
+	zstore_free(zs);
+}
+
 static void
 test_reproducible(void)
 {
@@ -810,6 +905,7 @@ main(void)
 		return 2;
 	}
 	test_chinese();
+	test_shared();
 	test_reproducible();
 	test_reject();
 	test_edges();

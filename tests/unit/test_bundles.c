@@ -109,9 +109,9 @@ raw_blobs(const struct buf *big, const struct buf *noise)
 	    raw.len == (size_t)zblob_compressed_size(ea[0].blob) &&
 	    raw2.len == noise->len);
 	eb[0] = (struct zip_entry){ "报告.md",
-	    zstore_add_raw(b, raw.data, raw.len, m, big->len) };
+	    zstore_add_raw(b, raw.data, raw.len, m, big->len, NULL) };
 	eb[1] = (struct zip_entry){ "noise.bin",
-	    zstore_add_raw(b, raw2.data, raw2.len, m2, noise->len) };
+	    zstore_add_raw(b, raw2.data, raw2.len, m2, noise->len, NULL) };
 	pa = xasprintf("%s/a.zip", tmp);
 	pb = xasprintf("%s/b.zip", tmp);
 	ok = eb[0].blob != NULL && eb[1].blob != NULL &&
@@ -128,15 +128,15 @@ raw_blobs(const struct buf *big, const struct buf *noise)
 	    zstore_add(b, big->data, big->len) == eb[0].blob);
 
 	CHECK("raw_refuses_wrong_size",
-	    zstore_add_raw(c, raw.data, raw.len, 8, big->len - 1) == NULL &&
-	    zstore_add_raw(c, raw.data, raw.len, 8, big->len + 1) == NULL &&
-	    zstore_add_raw(c, raw2.data, raw2.len, 0, noise->len + 1) == NULL);
+	    zstore_add_raw(c, raw.data, raw.len, 8, big->len - 1, NULL) == NULL &&
+	    zstore_add_raw(c, raw.data, raw.len, 8, big->len + 1, NULL) == NULL &&
+	    zstore_add_raw(c, raw2.data, raw2.len, 0, noise->len + 1, NULL) == NULL);
 	/* Damaged bytes are refused, or at least never pass for the original. */
 	raw.data[raw.len / 2] ^= 0x55;
 	raw.data[raw.len / 3] ^= 0x55;
 	{
 		const struct zblob *d = zstore_add_raw(c, raw.data, raw.len, 8,
-		    big->len);
+		    big->len, NULL);
 		char	 h1[65], h2[65];
 
 		zblob_sha256_hex(ea[0].blob, h1);
@@ -146,14 +146,14 @@ raw_blobs(const struct buf *big, const struct buf *noise)
 		    d == NULL || strcmp(h1, h2) != 0);
 	}
 	CHECK("raw_refuses_unknown_method",
-	    zstore_add_raw(c, raw2.data, raw2.len, 12, noise->len) == NULL);
+	    zstore_add_raw(c, raw2.data, raw2.len, 12, noise->len, NULL) == NULL);
 
 	/* Spilled blobs are read back from the spill file. */
 	zstore_tune(spill, 6, 16, 1 << 20);
 	buf_reset(&raw);
 	m = zblob_raw(zstore_add(spill, big->data, big->len), &raw);
 	CHECK("raw_from_spill_file", m == 8 &&
-	    zstore_add_raw(c, raw.data, raw.len, m, big->len) != NULL);
+	    zstore_add_raw(c, raw.data, raw.len, m, big->len, NULL) != NULL);
 
 	unlink(pa);
 	unlink(pb);
