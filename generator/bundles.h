@@ -55,8 +55,9 @@
  * compressed as the zips hold it (zstore_add_raw()), so an unchanged
  * page is neither rendered nor compressed again.  Its key is the
  * page's, the inlined CSS, the attachments' contents and the
- * compressor's fingerprint (which covers the deflated CSS).  Sources and attachments are read and
- * compressed on every build, since the zips need them.
+ * compressor's fingerprint (which covers the deflated CSS).  Sources
+ * and attachments are read and compressed on every build, since the
+ * zips need them.
  *
  * A dry output (fazhi check) gets everything but the files: sizes are
  * computed, the whole-site bundle is skipped (its files were never
