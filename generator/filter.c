@@ -82,6 +82,7 @@ struct filter_env {
 	struct S_chunk	*chunks;
 	size_t		 nchunks;
 	size_t		 used;		/* bytes held by L */
+	struct lpool	 pool;		/* L's blocks */
 	size_t		 cap;		/* growth past this is refused */
 	double		 seconds;	/* wall-clock limit per report */
 	cmark_syntax_extension *table_ext;
@@ -139,18 +140,16 @@ S_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	void	*p;
 
 	if (nsize == 0) {
-		free(ptr);
+		lpool_realloc(&e->pool, ptr, old, 0);
 		e->used -= old;
 		return NULL;
 	}
 	if (nsize > old &&
 	    (e->used > e->cap || nsize - old > e->cap - e->used))
 		return NULL;
-	if ((p = realloc(ptr, nsize)) == NULL) {
-		if (nsize > old)
-			return NULL;
-		p = ptr;
-	}
+	/* A failed shrink gives the old block back (lpool_realloc). */
+	if ((p = lpool_realloc(&e->pool, ptr, old, nsize)) == NULL)
+		return NULL;
 	e->used = e->used - old + nsize;
 	return p;
 }
@@ -3839,6 +3838,7 @@ filter_env_free(struct filter_env *e)
 		free(e->chunks[i].err);
 	}
 	free(e->chunks);
+	lpool_free(&e->pool);
 	free(e->orig);
 	free(e->taken);
 	yval_free(e->tmp_yval);

@@ -79,6 +79,7 @@ struct tmpl_env {
 	struct buf		*out;	/* where __o and __e write, during a render */
 	struct buf		 scratch; /* for helpers that build a string */
 	size_t			 mem;	/* bytes allocated by the Lua state */
+	struct lpool		 pool;	/* its blocks */
 	long			 steps;	/* instructions run by this render */
 	int			 overrun; /* the budget ran out in this render */
 	const char		*stop_src; /* where it ran out: chunk name */
@@ -1512,17 +1513,15 @@ S_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (ptr == NULL)
 		osize = 0;	/* then osize is a type tag */
 	if (nsize == 0) {
-		free(ptr);
+		lpool_realloc(&env->pool, ptr, osize, 0);
 		env->mem -= osize;
 		return NULL;
 	}
 	if (nsize > osize && env->mem + (nsize - osize) > TMPL_MEMCAP)
 		return NULL;
-	if ((p = realloc(ptr, nsize)) == NULL) {
-		if (nsize > osize)
-			return NULL;
-		p = ptr;	/* Lua may not see a shrink fail */
-	}
+	/* A failed shrink gives the old block back (lpool_realloc). */
+	if ((p = lpool_realloc(&env->pool, ptr, osize, nsize)) == NULL)
+		return NULL;
 	env->mem = env->mem - osize + nsize;
 	return p;
 }
@@ -1734,6 +1733,7 @@ tmpl_env_new(const struct tmpl_set *set)
 	env->fnref = xcalloc(set->n ? set->n : 1, sizeof(*env->fnref));
 	if ((env->L = lua_newstate(S_alloc, env)) == NULL) {
 		diag_error(NULL, 0, 0, "templates: cannot create a Lua state");
+		lpool_free(&env->pool);
 		free(env->fnref);
 		free(env);
 		return NULL;
@@ -1871,6 +1871,7 @@ tmpl_env_free(struct tmpl_env *env)
 	if (env == NULL)
 		return;
 	lua_close(env->L);
+	lpool_free(&env->pool);
 	buf_free(&env->scratch);
 	free(env->fnref);
 	free(env);

@@ -750,3 +750,96 @@ rm_rf(const char *path)
 {
 	return S_rm_at(AT_FDCWD, path);
 }
+
+/* ---- a Lua state's small blocks ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define	S_LPOOL_OFF	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define	S_LPOOL_OFF	1
+#endif
+#endif
+#ifndef S_LPOOL_OFF
+#define	S_LPOOL_OFF	0
+#endif
+
+#define	S_LPOOL_CHUNK	(64 * 1024)
+
+static void *
+S_lpool_get(struct lpool *p, size_t n)
+{
+	size_t	 c = (n + 15) / 16, sz = c * 16;
+	void	*b;
+	char	*chunk;
+
+	if (S_LPOOL_OFF || n > LPOOL_MAX)
+		return malloc(n);
+	if ((b = p->free[c]) != NULL) {
+		p->free[c] = *(void **)b;
+		return b;
+	}
+	if (p->left < sz) {
+		/* The tail of the old chunk is lost: under LPOOL_MAX bytes. */
+		if ((chunk = malloc(S_LPOOL_CHUNK)) == NULL)
+			return NULL;
+		*(void **)chunk = p->chunks;
+		p->chunks = chunk;
+		p->cur = chunk + 16;	/* keeps blocks 16-byte aligned */
+		p->left = S_LPOOL_CHUNK - 16;
+	}
+	b = p->cur;
+	p->cur += sz;
+	p->left -= sz;
+	return b;
+}
+
+static void
+S_lpool_put(struct lpool *p, void *b, size_t n)
+{
+	size_t	 c = (n + 15) / 16;
+
+	if (S_LPOOL_OFF || n > LPOOL_MAX) {
+		free(b);
+		return;
+	}
+	*(void **)b = p->free[c];
+	p->free[c] = b;
+}
+
+void *
+lpool_realloc(struct lpool *p, void *ptr, size_t osize, size_t nsize)
+{
+	void	*q;
+
+	if (ptr == NULL)
+		return nsize == 0 ? NULL : S_lpool_get(p, nsize);
+	if (nsize == 0) {
+		S_lpool_put(p, ptr, osize);
+		return NULL;
+	}
+	if (S_LPOOL_OFF || (osize > LPOOL_MAX && nsize > LPOOL_MAX))
+		return realloc(ptr, nsize);
+	/* The same size class: the block already fits. */
+	if (osize <= LPOOL_MAX && nsize <= LPOOL_MAX &&
+	    (osize + 15) / 16 == (nsize + 15) / 16)
+		return ptr;
+	if ((q = S_lpool_get(p, nsize)) == NULL)
+		/* Lua may not see a shrink fail: keep the bigger block. */
+		return nsize < osize ? ptr : NULL;
+	memcpy(q, ptr, osize < nsize ? osize : nsize);
+	S_lpool_put(p, ptr, osize);
+	return q;
+}
+
+void
+lpool_free(struct lpool *p)
+{
+	void	*c, *next;
+
+	for (c = p->chunks; c != NULL; c = next) {
+		next = *(void **)c;
+		free(c);
+	}
+	memset(p, 0, sizeof(*p));
+}

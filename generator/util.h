@@ -98,6 +98,28 @@ void	*arena_alloc(struct arena *, size_t n, size_t align);
 char	*arena_strdup(struct arena *, const char *);
 void	 arena_free(struct arena *);
 
+/*
+ * A Lua allocator's blocks, for one Lua state (so one thread at a
+ * time): blocks up to LPOOL_MAX bytes come from free lists of 16-byte
+ * size classes, carved from 64 KiB chunks, and go back to them when
+ * Lua frees them; bigger ones are malloc's.  Lua says the old size of
+ * every block it frees or resizes, so no header is needed.  A page
+ * render makes and drops thousands of small strings and tables, and
+ * this takes them off malloc's locks and bins.  The chunks are
+ * released by lpool_free(), after lua_close().  Sanitizer builds use
+ * malloc for every block, so that ASan still sees each one.
+ */
+#define	LPOOL_MAX	256
+struct lpool {
+	void	*free[LPOOL_MAX / 16 + 1];	/* by size class */
+	char	*cur;			/* unused part of the newest chunk */
+	size_t	 left;
+	void	*chunks;		/* chunks, linked through their first word */
+};
+/* Lua's lua_Alloc contract, with osize 0 when ptr is NULL; NULL on failure. */
+void	*lpool_realloc(struct lpool *, void *ptr, size_t osize, size_t nsize);
+void	 lpool_free(struct lpool *);
+
 /* Monotonic seconds, for the build summary only (never written to output). */
 double	 now_seconds(void);
 /* FAZHI_TIMINGS=1: phase times on stderr, for profiling (make bench). */

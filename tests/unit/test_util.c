@@ -204,6 +204,51 @@ main(void)
 		CHECK("arena: empty after free", a.head == NULL);
 	}
 
+	/*
+	 * lpool: 20,000 random allocations, resizes and frees across the
+	 * size classes and past LPOOL_MAX, against a model of what every
+	 * live block must still hold; and blocks 16-byte aligned.
+	 */
+	{
+		enum { SLOTS = 500 };
+		struct lpool pool = { 0 };
+		unsigned char *blk[SLOTS] = { 0 };
+		size_t	 sz[SLOTS] = { 0 }, k, j, n;
+		unsigned long long x = 0x9e3779b97f4a7c15ULL;
+		int	 ok = 1, aligned = 1, i;
+
+		for (i = 0; i < 20000; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			k = (size_t)(x % SLOTS);
+			n = (size_t)(x >> 32) % (x & 0x100 ? 600 : 64);
+			/* The block must still hold its pattern. */
+			for (j = 0; j < sz[k]; j++)
+				ok &= blk[k][j] == (unsigned char)(k + j);
+			blk[k] = lpool_realloc(&pool, blk[k], sz[k], n);
+			if (n == 0) {
+				ok &= blk[k] == NULL;
+				sz[k] = 0;
+				continue;
+			}
+			ok &= blk[k] != NULL;
+			aligned &= ((uintptr_t)blk[k] & 15) == 0;
+			/* What survived the resize is still there. */
+			for (j = 0; j < (sz[k] < n ? sz[k] : n); j++)
+				ok &= blk[k][j] == (unsigned char)(k + j);
+			for (j = 0; j < n; j++)
+				blk[k][j] = (unsigned char)(k + j);
+			sz[k] = n;
+		}
+		CHECK("lpool: blocks keep their bytes through resizes and reuse", ok);
+		CHECK("lpool: blocks are 16-byte aligned", aligned);
+		for (k = 0; k < SLOTS; k++)
+			lpool_realloc(&pool, blk[k], sz[k], 0);
+		lpool_free(&pool);
+		CHECK("lpool: empty after free", pool.chunks == NULL);
+	}
+
 	CHECK("path: plain relative", path_is_safe("content/市司法局/2021.md"));
 	CHECK("path: .. refused", !path_is_safe("content/../x"));
 	CHECK("path: leading .. refused", !path_is_safe("../x"));
