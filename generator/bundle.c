@@ -946,6 +946,189 @@ S_add_entry(zipFile zf, const struct zip_entry *e, unsigned long dos,
 	return 0;
 }
 
+/*
+ * minizip's file functions, over one write-back buffer.  minizip writes
+ * each local header with blank sizes, the data, then seeks back to fill
+ * the sizes in and forward again: through stdio every such seek
+ * flushed, several write(2)s per entry.  Here a seek into the buffered
+ * range only moves the position, so a zip goes out in few large writes.
+ */
+#define	S_ZIO_CAP	(1024 * 1024)
+
+struct S_zio {
+	int		 fd;
+	int		 err;		/* errno of the first failure, or 0 */
+	unsigned long long pos;		/* minizip's position */
+	unsigned long long end;		/* the file's size, written or buffered */
+	unsigned long long bstart;	/* file offset of buf[0] */
+	size_t		 blen;		/* bytes in buf */
+	unsigned char	*buf;		/* S_ZIO_CAP bytes */
+};
+
+static int
+S_zio_pwrite(struct S_zio *z, const unsigned char *p, size_t n,
+    unsigned long long off)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		w = pwrite(z->fd, p, n, (off_t)off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (z->err == 0)
+				z->err = w == 0 ? EIO : errno;
+			return -1;
+		}
+		p += w;
+		off += (unsigned long long)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+S_zio_flush(struct S_zio *z)
+{
+	int	 rc = 0;
+
+	if (z->blen > 0)
+		rc = S_zio_pwrite(z, z->buf, z->blen, z->bstart);
+	z->blen = 0;
+	return rc;
+}
+
+static voidpf ZCALLBACK
+S_zio_open(voidpf opaque, const void *name, int mode)
+{
+	struct S_zio *z;
+	int	 fd;
+
+	(void)opaque;
+	/* zip_write() only creates zips. */
+	if (!(mode & ZLIB_FILEFUNC_MODE_CREATE)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return NULL;
+	z = xcalloc(1, sizeof(*z));
+	z->fd = fd;
+	z->buf = xmalloc(S_ZIO_CAP);
+	return z;
+}
+
+static uLong ZCALLBACK
+S_zio_write(voidpf opaque, voidpf stream, const void *buf, uLong size)
+{
+	struct S_zio *z = stream;
+	const unsigned char *p = buf;
+	size_t	 n = size;
+
+	(void)opaque;
+	if (z->err != 0)
+		return 0;
+	/* Within or just after the buffered range: into the buffer. */
+	if (!(z->pos >= z->bstart && z->pos <= z->bstart + z->blen &&
+	    z->pos - z->bstart + n <= S_ZIO_CAP)) {
+		if (S_zio_flush(z) == -1)
+			return 0;
+		if (n >= S_ZIO_CAP) {
+			if (S_zio_pwrite(z, p, n, z->pos) == -1)
+				return 0;
+			z->pos += n;
+			if (z->pos > z->end)
+				z->end = z->pos;
+			return size;
+		}
+		z->bstart = z->pos;
+	}
+	memcpy(z->buf + (z->pos - z->bstart), p, n);
+	z->pos += n;
+	if (z->pos - z->bstart > z->blen)
+		z->blen = (size_t)(z->pos - z->bstart);
+	if (z->pos > z->end)
+		z->end = z->pos;
+	return size;
+}
+
+static uLong ZCALLBACK
+S_zio_read(voidpf opaque, voidpf stream, void *buf, uLong size)
+{
+	struct S_zio *z = stream;
+	ssize_t	 r;
+
+	(void)opaque;
+	if (S_zio_flush(z) == -1)
+		return 0;
+	do
+		r = pread(z->fd, buf, size, (off_t)z->pos);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0)
+		return 0;
+	z->pos += (unsigned long long)r;
+	return (uLong)r;
+}
+
+static ZPOS64_T ZCALLBACK
+S_zio_tell(voidpf opaque, voidpf stream)
+{
+	(void)opaque;
+	return ((struct S_zio *)stream)->pos;
+}
+
+static long ZCALLBACK
+S_zio_seek(voidpf opaque, voidpf stream, ZPOS64_T off, int origin)
+{
+	struct S_zio *z = stream;
+
+	(void)opaque;
+	switch (origin) {
+	case ZLIB_FILEFUNC_SEEK_SET:
+		z->pos = off;
+		break;
+	case ZLIB_FILEFUNC_SEEK_CUR:
+		z->pos += off;
+		break;
+	case ZLIB_FILEFUNC_SEEK_END:
+		z->pos = z->end + off;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+static int ZCALLBACK
+S_zio_close(voidpf opaque, voidpf stream)
+{
+	struct S_zio *z = stream;
+	int	 rc;
+
+	(void)opaque;
+	S_zio_flush(z);
+	if (close(z->fd) == -1 && z->err == 0)
+		z->err = errno;
+	rc = z->err != 0 ? -1 : 0;
+	if (z->err != 0)
+		errno = z->err;
+	free(z->buf);
+	free(z);
+	return rc;
+}
+
+static int ZCALLBACK
+S_zio_error(voidpf opaque, voidpf stream)
+{
+	struct S_zio *z = stream;
+
+	(void)opaque;
+	if (z->err != 0)
+		errno = z->err;
+	return z->err != 0;
+}
+
 static uint32_t
 S_le32(const unsigned char *p)
 {
@@ -1026,6 +1209,11 @@ out:
 	return rc;
 }
 
+static zlib_filefunc64_def S_zio_funcs = {
+	S_zio_open, S_zio_read, S_zio_write, S_zio_tell, S_zio_seek,
+	S_zio_close, S_zio_error, NULL
+};
+
 int
 zip_write(const char *path, const struct zip_entry *e, size_t n,
     long long mtime, struct buf *err)
@@ -1041,7 +1229,8 @@ zip_write(const char *path, const struct zip_entry *e, size_t n,
 	v = S_sorted(e, n);
 	if (S_names_check(v, n, err) == -1)
 		goto out;
-	if ((zf = zipOpen64(path, APPEND_STATUS_CREATE)) == NULL) {
+	if ((zf = zipOpen2_64(path, APPEND_STATUS_CREATE, NULL,
+	    &S_zio_funcs)) == NULL) {
 		buf_printf(err, "%s: %s", path,
 		    errno ? strerror(errno) : "cannot create");
 		goto out;
