@@ -931,7 +931,9 @@ S_offline(const struct S_sa *sa, const char *in, size_t len, struct buf *out)
 
 	while (i < len) {
 		if (in[i] != '<') {
-			i++;
+			/* Text: jump to the next tag. */
+			p = memchr(in + i, '<', len - i);
+			i = p ? (size_t)(p - in) : len;
 			continue;
 		}
 		if (i + 3 < len && memcmp(in + i, "<!--", 4) == 0) {
@@ -1025,10 +1027,16 @@ S_offline(const struct S_sa *sa, const char *in, size_t len, struct buf *out)
 			continue;
 		/* Skip to the element's end tag. */
 		l = strlen(raw[k]);
-		for (; i < len; i++)
-			if (in[i] == '<' && i + 1 + l < len && in[i + 1] == '/' &&
+		for (; i < len; i++) {
+			if ((p = memchr(in + i, '<', len - i)) == NULL) {
+				i = len;
+				break;
+			}
+			i = (size_t)(p - in);
+			if (i + 1 + l < len && in[i + 1] == '/' &&
 			    S_ieq(in + i + 2, l, raw[k]))
 				break;
+		}
 	}
 	buf_put(out, in + copied, len - copied);
 	buf_free(&val);
