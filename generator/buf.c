@@ -28,15 +28,6 @@ buf_grow(struct buf *b, size_t extra)
 	b->cap = cap;
 }
 
-void
-buf_put(struct buf *b, const void *p, size_t n)
-{
-	buf_grow(b, n);
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
 
 void
 buf_puts(struct buf *b, const char *s)
@@ -44,13 +35,6 @@ buf_puts(struct buf *b, const char *s)
 	buf_put(b, s, strlen(s));
 }
 
-void
-buf_putc(struct buf *b, int c)
-{
-	buf_grow(b, 1);
-	b->data[b->len++] = (char)c;
-	b->data[b->len] = '\0';
-}
 
 void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
@@ -199,17 +183,27 @@ buf_url_escape(struct buf *b, const char *s, size_t n)
 	size_t	 i;
 	unsigned char c;
 
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~' || c == '/')
-			buf_putc(b, c);
-		else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[c >> 4]);
-			buf_putc(b, hex[c & 15]);
+	size_t	 run;
+	char	 pct[3];
+
+	for (i = 0; i < n; ) {
+		/* A run of unreserved bytes, copied at once. */
+		for (run = i; run < n; run++) {
+			c = (unsigned char)s[run];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			    c == '_' || c == '~' || c == '/'))
+				break;
 		}
+		if (run > i)
+			buf_put(b, s + i, run - i);
+		if ((i = run) >= n)
+			break;
+		c = (unsigned char)s[i++];
+		pct[0] = '%';
+		pct[1] = hex[c >> 4];
+		pct[2] = hex[c & 15];
+		buf_put(b, pct, 3);
 	}
 }
 
@@ -221,6 +215,18 @@ buf_json_escape(struct buf *b, const char *s, size_t n)
 	unsigned char c;
 
 	for (i = 0; i < n; ) {
+		/* A run of printable ASCII that needs no escape, at once. */
+		for (k = i; k < n; k++) {
+			c = (unsigned char)s[k];
+			if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
+			    c == '<' || c == '>' || c == '&')
+				break;
+		}
+		if (k > i) {
+			buf_put(b, s + i, k - i);
+			i = k;
+			continue;
+		}
 		c = (unsigned char)s[i];
 		if (c >= 0x80) {
 			k = utf8_decode(s + i, n - i, &cp);

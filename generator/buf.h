@@ -19,9 +19,32 @@ struct buf {
 };
 
 void	 buf_grow(struct buf *, size_t extra);
-void	 buf_put(struct buf *, const void *, size_t);
 void	 buf_puts(struct buf *, const char *);
-void	 buf_putc(struct buf *, int);
+
+/*
+ * The two appends every escaper and renderer makes per byte or run:
+ * inline, with buf_grow() called only when the bytes do not fit.
+ */
+static inline void
+buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (n >= b->cap - b->len || b->data == NULL)
+		buf_grow(b, n);
+	if (n)
+		__builtin_memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static inline void
+buf_putc(struct buf *b, int c)
+{
+	if (b->cap - b->len < 2 || b->data == NULL)
+		buf_grow(b, 1);
+	b->data[b->len++] = (char)c;
+	b->data[b->len] = '\0';
+}
+
 void	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_vprintf(struct buf *, const char *, va_list);
