@@ -3146,7 +3146,7 @@ S_back_node(struct S_back *b, int idx, enum S_kind want, cmark_node *parent,
 			n = S_new(b, CMARK_NODE_HEADING, parent);
 			cmark_node_set_heading_level(n, (int)n1);
 			if (v == 1)
-				cmark_node_set_user_data(n, xstrdup(s));
+				md_set_id(n, s);
 		}
 		break;
 	case T_CODEBLOCK:

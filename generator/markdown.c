@@ -449,28 +449,29 @@ md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 	free(st.ids);
 }
 
+static void
+S_free_id(cmark_mem *mem, void *id)
+{
+	(void)mem;
+	free(id);
+}
+
+void
+md_set_id(struct cmark_node *n, const char *id)
+{
+	void	*old = cmark_node_get_user_data(n);
+
+	free(old);
+	cmark_node_set_user_data(n, xstrdup(id));
+	cmark_node_set_user_data_free_func(n, S_free_id);
+}
+
+/* Ids set by md_set_id() go with their nodes: no walk over the tree. */
 void
 md_free(struct cmark_node *doc)
 {
-	cmark_iter *it;
-	cmark_event_type ev;
-	cmark_node *n;
-	void	*ud;
-
-	if (doc == NULL)
-		return;
-	it = cmark_iter_new(doc);
-	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-		n = cmark_iter_get_node(it);
-		if (ev == CMARK_EVENT_ENTER &&
-		    cmark_node_get_type(n) == CMARK_NODE_HEADING &&
-		    (ud = cmark_node_get_user_data(n)) != NULL) {
-			free(ud);
-			cmark_node_set_user_data(n, NULL);
-		}
-	}
-	cmark_iter_free(it);
-	cmark_node_free(doc);
+	if (doc != NULL)
+		cmark_node_free(doc);
 }
 
 void

@@ -14,9 +14,9 @@
  * whose on_enter/on_exit text is written as is; their children are
  * rendered normally between the two.
  *
- * Heading ids: a heading node's user data, when set, is a malloc'd
- * NUL-terminated id that md_render() uses (made unique if needed) and
- * md_free() frees.  Otherwise the id is derived from the heading text:
+ * Heading ids: a heading node's user data, when set by md_set_id(), is
+ * a malloc'd NUL-terminated id that md_render() uses (made unique if
+ * needed); freeing the node frees it.  Otherwise the id is derived from the heading text:
  * Chinese text is kept (percent-encoded only in URLs), ASCII is
  * lower-cased, spaces and punctuation become '-'; duplicates get -2, -3.
  *
@@ -66,6 +66,8 @@ void	 md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 /* Plain text of a node's inline content (for titles, ids, stringify). */
 void	 md_text(struct cmark_node *, struct buf *out);
 void	 md_free(struct cmark_node *doc);
+/* Give heading n the id (copied), freed with the node. */
+void	 md_set_id(struct cmark_node *n, const char *id);
 /* The id md_render() derives from heading text (before de-duplication). */
 void	 md_slug(const char *text, size_t len, struct buf *out);
 void	 toc_free(struct toc *);
