@@ -30,10 +30,69 @@
 #include "util.h"
 
 /* "page\nid": '\n' never occurs in a path or an id we index. */
-static char *
-S_idkey(const char *page, const char *id)
+/*
+ * Dry runs: the ids of every report page, for #fragment links into them
+ * (a build reads the written page instead).  Kept as 64-bit hashes of
+ * "page\nid": at 100,000 reports the strings took about a gigabyte, the
+ * hashes take 8 bytes a slot.  Two different keys with the same hash
+ * would let one broken fragment pass a dry run (odds about 1 in 10^7 at
+ * a million reports); the build checks the pages themselves.
+ */
+struct S_idset {
+	uint64_t	*v;		/* 0: empty slot */
+	size_t		 n, cap;	/* cap a power of two, or 0 */
+};
+
+static uint64_t
+S_idhash(const char *page, const char *id)
 {
-	return xasprintf("%s\n%s", page, id);
+	uint64_t h = str_hash(page);
+
+	h ^= '\n';
+	h *= 1099511628211ULL;
+	for (; *id != '\0'; id++) {
+		h ^= (unsigned char)*id;
+		h *= 1099511628211ULL;
+	}
+	return h != 0 ? h : 1;
+}
+
+static int
+S_idset_has(const struct S_idset *set, uint64_t h)
+{
+	size_t	 i;
+
+	if (set->cap == 0)
+		return 0;
+	for (i = (size_t)(h ^ h >> 29) & (set->cap - 1); set->v[i] != 0;
+	    i = (i + 1) & (set->cap - 1))
+		if (set->v[i] == h)
+			return 1;
+	return 0;
+}
+
+static void
+S_idset_add(struct S_idset *set, uint64_t h)
+{
+	size_t	 i, k;
+
+	if (S_idset_has(set, h))
+		return;
+	if ((set->n + 1) * 2 > set->cap) {
+		struct S_idset big = { NULL, 0, set->cap ? set->cap * 2 : 1024 };
+
+		big.v = xcalloc(big.cap, sizeof(*big.v));
+		for (k = 0; k < set->cap; k++)
+			if (set->v[k] != 0)
+				S_idset_add(&big, set->v[k]);
+		free(set->v);
+		*set = big;
+	}
+	for (i = (size_t)(h ^ h >> 29) & (set->cap - 1); set->v[i] != 0;
+	    i = (i + 1) & (set->cap - 1))
+		continue;
+	set->v[i] = h;
+	set->n++;
 }
 
 /* ---- URLs ---- */
@@ -467,7 +526,7 @@ struct links {
 	struct strset	 known;		/* the files of the site but report pages */
 	size_t		*rtab;		/* report pages: index + 1 by hash of out */
 	size_t		 rcap;		/* a power of two, or 0 */
-	struct strset	 report_ids;	/* dry runs: "page\nid" of report pages */
+	struct S_idset	 report_ids;	/* dry runs: ids of report pages */
 	struct S_pend	*pend;		/* checked at the end */
 	size_t		 npend;
 	struct strset	 pendkeys;	/* theme "target\nfrag" in pend */
@@ -1106,11 +1165,9 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 
 		pthread_mutex_lock(&l->lock);
 		for (k = 0; k < ids.cap; k++)
-			if (ids.v[k] != NULL) {
-				key = S_idkey(r->out, ids.v[k]);
-				strset_add(&l->report_ids, key);
-				free(key);
-			}
+			if (ids.v[k] != NULL)
+				S_idset_add(&l->report_ids,
+				    S_idhash(r->out, ids.v[k]));
 		pthread_mutex_unlock(&l->lock);
 	}
 
@@ -1253,7 +1310,7 @@ links_finish(struct links *l, const char *dir)
 	struct strset ids = { 0 };
 	const char *cur = NULL;
 	size_t	 i, k, errors = 0;
-	char	*key, *why;
+	char	*why;
 	int	 have_ids = 0;
 
 	/* By target, so that each page's ids are read once. */
@@ -1273,9 +1330,8 @@ links_finish(struct links *l, const char *dir)
 			continue;
 		if (dir == NULL) {
 			/* A dry run knows the ids of report pages only. */
-			key = S_idkey(p->target, p->frag);
-			k = strset_has(&l->report_ids, key);
-			free(key);
+			k = S_idset_has(&l->report_ids,
+			    S_idhash(p->target, p->frag));
 			if (k || !S_is_report(l, p->target))
 				continue;
 		} else {
@@ -1348,7 +1404,7 @@ links_free(struct links *l)
 	free(l->memo);
 	strset_free(&l->known);
 	free(l->rtab);
-	strset_free(&l->report_ids);
+	free(l->report_ids.v);
 	strset_free(&l->pendkeys);
 	pthread_mutex_destroy(&l->lock);
 	free(l->base_path);

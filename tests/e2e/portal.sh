@@ -328,6 +328,29 @@ rc=$?
 [ $rc -eq 1 ] && grep -q "2022.md:$line:3: error: broken link" "$tmp/p1c.out" &&
     pass "fazhi check reports broken links" ||
     fail "fazhi check reports broken links" "rc=$rc $(head -3 "$tmp/p1c.out")"
+# #fragments into another report: a dry run (fazhi check) keeps every
+# report page's ids (hashed), a build reads the target page.  The good
+# one passes both, the bad one fails both at its position.
+copy_project "$tmp/pf"
+f="$tmp/pf/content/市司法局/2022.md"
+printf '\n见[2023年举措](../report/sfj-2023.html#一-发挥行政复议化解行政争议主渠道作用)。\n' >>"$f"
+good=$(wc -l <"$f")
+"$FAZHI" check -C "$tmp/pf" >"$tmp/pf1.out" 2>&1 &&
+    "$FAZHI" build -C "$tmp/pf" -o "$tmp/pf/site" --quiet --no-bundles >>"$tmp/pf1.out" 2>&1 &&
+    pass "a fragment link to a heading of another report passes check and build" ||
+    fail "a fragment link to a heading of another report passes check and build" "$(head -3 "$tmp/pf1.out")"
+printf '\n见[没有的一节](../report/sfj-2023.html#没有这一节)。\n' >>"$f"
+bad=$(wc -l <"$f")
+"$FAZHI" check -C "$tmp/pf" >"$tmp/pf2.out" 2>&1; rc=$?
+"$FAZHI" build -C "$tmp/pf" -o "$tmp/pf/site2" --quiet --no-bundles >"$tmp/pf3.out" 2>&1; rb=$?
+[ $rc -eq 1 ] && [ $rb -eq 1 ] &&
+    grep -q "^content/市司法局/2022.md:$bad:2: error: broken link" "$tmp/pf2.out" &&
+    grep -q "^content/市司法局/2022.md:$bad:2: error: broken link" "$tmp/pf3.out" &&
+    ! grep -q "2022.md:$good:" "$tmp/pf2.out" "$tmp/pf3.out" &&
+    pass "a fragment link to a missing heading of another report fails check and build" ||
+    fail "a fragment link to a missing heading of another report fails check and build" \
+    "check $rc, build $rb: $(head -3 "$tmp/pf2.out") / $(head -3 "$tmp/pf3.out")"
+
 grep -q "a theme or generator bug" "$tmp/p1.out" &&
     fail "a content link is not blamed on the theme" "$(grep 'theme' "$tmp/p1.out" | head -2)" ||
     pass "a content link is not blamed on the theme"
