@@ -106,16 +106,17 @@ S_utf8_ok(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 
-	if (c >= 0xc2 && c <= 0xdf) {
-		if (n < 2 || (s[1] & 0xc0) != 0x80 || (c == 0xc2 && s[1] < 0xa0))
-			return 0;
-		return 2;
-	}
+	/* CJK first: nearly every non-ASCII character of a report. */
 	if (c >= 0xe0 && c <= 0xef) {
 		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
 		    (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
 			return 0;
 		return 3;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (n < 2 || (s[1] & 0xc0) != 0x80 || (c == 0xc2 && s[1] < 0xa0))
+			return 0;
+		return 2;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
 		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
@@ -126,6 +127,26 @@ S_utf8_ok(const unsigned char *s, size_t n)
 	}
 	return 0;
 }
+
+/* ASCII bytes that HTML text and attribute values take as they are. */
+static const unsigned char S_html_plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 void
 buf_html_escape(struct buf *b, const char *s, size_t n)
@@ -139,16 +160,13 @@ buf_html_escape(struct buf *b, const char *s, size_t n)
 		run = i;
 		while (run < n) {
 			c = u[run];
-			if (c >= 0x80) {
-				if ((k = S_utf8_ok(u + run, n - run)) == 0)
-					break;
-				run += k;
+			if (S_html_plain[c]) {
+				run++;
 				continue;
 			}
-			if (c < 0x20 || c == '&' || c == '<' ||
-			    c == '>' || c == '"' || c == '\'' || c == 0x7f)
+			if (c < 0x80 || (k = S_utf8_ok(u + run, n - run)) == 0)
 				break;
-			run++;
+			run += k;
 		}
 		if (run > i)
 			buf_put(b, s + i, run - i);
@@ -215,12 +233,27 @@ buf_json_escape(struct buf *b, const char *s, size_t n)
 	unsigned char c;
 
 	for (i = 0; i < n; ) {
-		/* A run of printable ASCII that needs no escape, at once. */
-		for (k = i; k < n; k++) {
+		/*
+		 * A run that needs no escape, at once: printable ASCII, and
+		 * valid UTF-8 but for U+2028 and U+2029 (E2 80 A8/A9).
+		 */
+		for (k = i; k < n; ) {
 			c = (unsigned char)s[k];
-			if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
+			if (c >= 0x80) {
+				size_t	 m = S_utf8_ok((const unsigned char *)s + k,
+				    n - k);
+
+				if (m == 0 || (c == 0xe2 &&
+				    (unsigned char)s[k + 1] == 0x80 &&
+				    ((unsigned char)s[k + 2] & 0xfe) == 0xa8))
+					break;
+				k += m;
+				continue;
+			}
+			if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' ||
 			    c == '<' || c == '>' || c == '&')
 				break;
+			k++;
 		}
 		if (k > i) {
 			buf_put(b, s + i, k - i);

@@ -83,6 +83,7 @@ struct filter_env {
 	size_t		 nchunks;
 	size_t		 used;		/* bytes held by L */
 	struct lpool	 pool;		/* L's blocks */
+	cmark_mem	*mem;		/* the running document's allocator */
 	size_t		 cap;		/* growth past this is refused */
 	double		 seconds;	/* wall-clock limit per report */
 	cmark_syntax_extension *table_ext;
@@ -2962,9 +2963,10 @@ S_new(struct S_back *b, cmark_node_type type, cmark_node *parent)
 	 * cmark_node_new_with_ext(): those get the extension set after.
 	 */
 	if (type == CMARK_NODE_TABLE || type == CMARK_NODE_TABLE_ROW)
-		n = cmark_node_new_with_ext(type, b->e->table_ext);
+		n = cmark_node_new_with_mem_and_ext(type, b->e->mem,
+		    b->e->table_ext);
 	else
-		n = cmark_node_new(type);
+		n = cmark_node_new_with_mem(type, b->e->mem);
 	if (n == NULL)
 		abort();
 	if (type == CMARK_NODE_TABLE_CELL)
@@ -3322,7 +3324,8 @@ S_back_doc(lua_State *L)
 	}
 	lua_pop(L, 1);
 	if (b->build)
-		*holder = cmark_node_new(CMARK_NODE_DOCUMENT);
+		*holder = cmark_node_new_with_mem(CMARK_NODE_DOCUMENT,
+		    b->e->mem);
 	lua_pushliteral(L, "content");
 	if (lua_rawget(L, 2) != LUA_TTABLE) {
 		S_bad(b, "the Document has no content list");
@@ -3774,8 +3777,15 @@ S_run(struct filter_env *e, const struct report *r, const struct yval *meta,
 				cmark_node_unlink(ch);
 				md_free(ch);
 			}
+			/* cmark refuses nodes of another allocator. */
 			while ((ch = cmark_node_first_child(holder)) != NULL)
-				cmark_node_append_child(doc, ch);
+				if (!cmark_node_append_child(doc, ch)) {
+					diag_error(r->path, 0, 0, "filters: "
+					    "cannot move the new blocks into "
+					    "the document (a bug)");
+					rc = -1;
+					break;
+				}
 		}
 	}
 	if (holder != NULL)
@@ -3904,7 +3914,10 @@ filter_run(struct filter_env *e, const struct report *r,
 		if (k == n)
 			names[n++] = name;
 	}
+	/* New nodes must share the document's allocator (markdown.h). */
+	e->mem = md_mem(doc);
 	rc = S_guarded(e, r, meta, doc, names, n);
+	e->mem = NULL;
 	free(names);
 	return rc;
 }

@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,14 +98,19 @@ S_blank(const char *p, const char *e)
 int
 md_check(const char *path, const char *text, size_t len, int line_offset)
 {
-	const char *p = text, *end = text + len, *nl, *next;
+	const char *p = text, *end = text + len, *nl, *next, *lf = NULL;
 	size_t	 cols = 0, rows = 0, cells = 0, c;
 	int	 line = 0, tline = 0;
 
 	/* Lines end at \n, \r\n or a lone \r, as for cmark. */
 	for (; p < end; p = next) {
-		for (nl = p; nl < end && *nl != '\n' && *nl != '\r'; nl++)
-			;
+		/* The next \n, found again only once passed (lone-\r files). */
+		if ((lf == NULL || lf < p) &&
+		    (lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			lf = end;
+		/* A \r before it ends the line there. */
+		if ((nl = memchr(p, '\r', (size_t)(lf - p))) == NULL)
+			nl = lf;
 		next = nl;
 		if (next < end)
 			next += *next == '\r' && next + 1 < end &&
@@ -143,15 +150,268 @@ md_check(const char *path, const char *text, size_t len, int line_offset)
 	return 0;
 }
 
+/*
+ * Each parsed document gets its own arena for cmark's allocations: a
+ * parse and render make about a thousand small callocs, reallocs and
+ * frees per report, a tenth of a build's instructions, and a document's
+ * memory all goes at once in md_free().  cmark's allocator functions
+ * take no context, so the arena they use is the calling thread's
+ * newest live one: documents are parsed and freed last in, first out
+ * on each thread (page.c, links.c), and any allocation for a document
+ * happens while its arena is the newest.  Frees are no-ops, except that
+ * freeing or growing the newest block reuses its space: rendering a
+ * block at a time gives its buffer back each time.  Nodes that filters
+ * make with cmark's default allocator keep it, and are freed with it.
+ *
+ * Sanitizer builds malloc every block and free it on cmark's free or
+ * when the arena goes, so that ASan still sees each block and any use
+ * of a document's memory after md_free().
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define	S_ARENA_MALLOC	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define	S_ARENA_MALLOC	1
+#endif
+#endif
+#ifndef S_ARENA_MALLOC
+#define	S_ARENA_MALLOC	0
+#endif
+
+#define	S_CHUNK_MIN	(64 * 1024)
+#define	S_HDR		16	/* block header: its size; keeps 16-byte alignment */
+
+struct S_chunk {
+	struct S_chunk	*next;
+	size_t		 size;		/* bytes after this header */
+	/* then the blocks, from (char *)chunk + S_HDR */
+};
+
+struct S_block {			/* sanitizer builds: every block */
+	struct S_block	*next, *prev;
+};
+
+struct S_arena {
+	struct S_arena	*older;		/* the thread's arena before this one */
+	cmark_node	*doc;		/* the document it holds, once parsed */
+	struct S_chunk	*chunks;	/* newest first */
+	char		*cur;		/* free space in the newest chunk */
+	size_t		 left;
+	char		*last;		/* the newest block, or NULL */
+	struct S_block	*blocks;	/* sanitizer builds */
+};
+
+static _Thread_local struct S_arena *S_cur;
+/* One released chunk kept per thread, so most documents malloc nothing. */
+static _Thread_local struct S_chunk *S_spare;
+
+static void
+S_oom(void)
+{
+	fprintf(stderr, "fazhi: out of memory\n");
+	abort();
+}
+
+static struct S_arena *
+S_arena(void)
+{
+	if (S_cur == NULL) {
+		/* A document's memory touched after md_free(): a bug. */
+		fprintf(stderr, "fazhi: cmark allocation outside a document\n");
+		abort();
+	}
+	return S_cur;
+}
+
+static void *
+S_get(size_t n)
+{
+	struct S_arena *a = S_arena();
+	struct S_chunk *c;
+	size_t	 need, size;
+	char	*p;
+
+	if (n > SIZE_MAX / 2)
+		S_oom();
+	need = S_HDR + ((n + 15) & ~(size_t)15);
+	if (S_ARENA_MALLOC) {
+		struct S_block *b = malloc(S_HDR + sizeof(*b) + n);
+
+		if (b == NULL)
+			S_oom();
+		b->next = a->blocks;
+		b->prev = NULL;
+		if (a->blocks != NULL)
+			a->blocks->prev = b;
+		a->blocks = b;
+		p = (char *)(b + 1);
+		memcpy(p, &n, sizeof(n));
+		return p + S_HDR;
+	}
+	if (need > a->left) {
+		if (S_spare != NULL && S_spare->size >= need) {
+			c = S_spare;
+			S_spare = NULL;
+		} else {
+			/* Chunks double with the document, from 64 KiB. */
+			size = a->chunks ? a->chunks->size * 2 : S_CHUNK_MIN;
+			if (size < need)
+				size = need;
+			if ((c = malloc(S_HDR + size)) == NULL)
+				S_oom();
+			c->size = size;
+		}
+		c->next = a->chunks;
+		a->chunks = c;
+		a->cur = (char *)c + S_HDR;
+		a->left = c->size;
+	}
+	p = a->cur;
+	a->cur += need;
+	a->left -= need;
+	memcpy(p, &n, sizeof(n));
+	a->last = p;
+	return p + S_HDR;
+}
+
+static void *
+S_calloc(size_t k, size_t n)
+{
+	void	*p;
+
+	if (n != 0 && k > SIZE_MAX / n)
+		S_oom();
+	p = S_get(k * n);
+	memset(p, 0, k * n);
+	return p;
+}
+
+static void
+S_free(void *ptr)
+{
+	struct S_arena *a;
+	char	*p = ptr;
+	size_t	 n;
+
+	if (p == NULL)
+		return;
+	a = S_arena();
+	p -= S_HDR;
+	if (S_ARENA_MALLOC) {
+		struct S_block *b = (struct S_block *)p - 1;
+
+		if (b->prev != NULL)
+			b->prev->next = b->next;
+		else
+			a->blocks = b->next;
+		if (b->next != NULL)
+			b->next->prev = b->prev;
+		free(b);
+		return;
+	}
+	if (p == a->last) {
+		memcpy(&n, p, sizeof(n));
+		n = S_HDR + ((n + 15) & ~(size_t)15);
+		a->cur -= n;
+		a->left += n;
+		a->last = NULL;
+	}
+}
+
+static void *
+S_realloc(void *ptr, size_t n)
+{
+	struct S_arena *a;
+	char	*p = ptr, *q;
+	size_t	 old, oldneed, need;
+
+	if (p == NULL)
+		return S_get(n);
+	a = S_arena();
+	memcpy(&old, p - S_HDR, sizeof(old));
+	if (!S_ARENA_MALLOC && p - S_HDR == a->last) {
+		/* The newest block grows (or shrinks) where it is. */
+		oldneed = (old + 15) & ~(size_t)15;
+		need = (n + 15) & ~(size_t)15;
+		if (n <= SIZE_MAX / 2 && need <= oldneed + a->left) {
+			a->left = a->left + oldneed - need;
+			a->cur = p + need;
+			memcpy(p - S_HDR, &n, sizeof(n));
+			return p;
+		}
+	}
+	q = S_get(n);
+	memcpy(q, p, old < n ? old : n);
+	S_free(p);
+	return q;
+}
+
+static cmark_mem S_arena_mem = { S_calloc, S_realloc, S_free };
+
+/*
+ * Where a block's rendered HTML goes: the newest document's arena (it
+ * is freed at once, so its space is reused), else malloc.
+ */
+static cmark_mem *
+S_render_mem(void)
+{
+	return S_cur != NULL ? &S_arena_mem : cmark_get_default_mem_allocator();
+}
+
+/* Release the arena of doc (made by md_parse() on this thread), if any. */
+static void
+S_arena_release(cmark_node *doc)
+{
+	struct S_arena **pp, *a;
+	struct S_chunk *c, *next;
+	struct S_block *b, *bn;
+
+	for (pp = &S_cur; (a = *pp) != NULL; pp = &a->older)
+		if (a->doc == doc)
+			break;
+	if (a == NULL)
+		return;
+	*pp = a->older;
+	for (b = a->blocks; b != NULL; b = bn) {
+		bn = b->next;
+		free(b);
+	}
+	for (c = a->chunks; c != NULL; c = next) {
+		next = c->next;
+		if (S_spare == NULL || c->size > S_spare->size) {
+			free(S_spare);
+			S_spare = c;
+		} else
+			free(c);
+	}
+	free(a);
+}
+
+struct cmark_mem *
+md_mem(struct cmark_node *doc)
+{
+	struct S_arena *a;
+
+	for (a = S_cur; a != NULL; a = a->older)
+		if (a->doc == doc)
+			return &S_arena_mem;
+	return cmark_get_default_mem_allocator();
+}
+
 struct cmark_node *
 md_parse(const char *text, size_t len, int unsafe_html)
 {
+	struct S_arena *a;
 	cmark_parser *p;
 	cmark_llist *l;
 	cmark_node *doc;
 
 	pthread_once(&S_once, S_init);
-	p = cmark_parser_new(S_options(unsafe_html));
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		S_oom();
+	a->older = S_cur;
+	S_cur = a;
+	p = cmark_parser_new_with_mem(S_options(unsafe_html), &S_arena_mem);
 	for (l = S_exts; l; l = l->next)
 		cmark_parser_attach_syntax_extension(p, l->data);
 	cmark_parser_feed(p, text, len);
@@ -159,6 +419,7 @@ md_parse(const char *text, size_t len, int unsafe_html)
 	cmark_parser_free(p);
 	if (doc == NULL)
 		abort();
+	a->doc = doc;
 	return doc;
 }
 
@@ -330,10 +591,11 @@ S_unique_id(struct S_render *st, const char *base)
 static void
 S_cmark_html(struct S_render *st, cmark_node *n)
 {
-	char	*html = cmark_render_html(n, st->options, S_exts);
+	cmark_mem *m = S_render_mem();
+	char	*html = cmark_render_html_with_mem(n, st->options, S_exts, m);
 
 	buf_puts(st->out, html);
-	free(html);
+	m->free(html);
 }
 
 static void
@@ -341,6 +603,7 @@ S_heading(struct S_render *st, cmark_node *n)
 {
 	struct buf text = { 0 }, base = { 0 };
 	const char *preset = cmark_node_get_user_data(n);
+	cmark_mem *m;
 	char	*html, *id;
 	int	 level = cmark_node_get_heading_level(n);
 	struct toc_entry *e;
@@ -351,7 +614,8 @@ S_heading(struct S_render *st, cmark_node *n)
 	else
 		S_slugify(buf_cstr(&text), text.len, &base);
 	id = S_unique_id(st, buf_cstr(&base));
-	html = cmark_render_html(n, st->options, S_exts);
+	m = S_render_mem();
+	html = cmark_render_html_with_mem(n, st->options, S_exts, m);
 	/* cmark writes "<hN>"; put the id in the opening tag. */
 	if (strncmp(html, "<h", 2) == 0 && html[3] == '>') {
 		buf_put(st->out, html, 3);
@@ -361,7 +625,7 @@ S_heading(struct S_render *st, cmark_node *n)
 		buf_puts(st->out, html + 3);
 	} else
 		buf_puts(st->out, html);
-	free(html);
+	m->free(html);
 	if (st->toc != NULL && level >= 2) {
 		st->toc->v = xgrow(st->toc->v, st->toc->n, sizeof(*st->toc->v));
 		e = &st->toc->v[st->toc->n++];
@@ -470,8 +734,11 @@ md_set_id(struct cmark_node *n, const char *id)
 void
 md_free(struct cmark_node *doc)
 {
-	if (doc != NULL)
-		cmark_node_free(doc);
+	if (doc == NULL)
+		return;
+	/* Frees the nodes filters made, and the ids; arena blocks stay. */
+	cmark_node_free(doc);
+	S_arena_release(doc);
 }
 
 void

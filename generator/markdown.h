@@ -66,6 +66,12 @@ void	 md_render(struct cmark_node *doc, struct buf *out, struct toc *toc,
 /* Plain text of a node's inline content (for titles, ids, stringify). */
 void	 md_text(struct cmark_node *, struct buf *out);
 void	 md_free(struct cmark_node *doc);
+/*
+ * The allocator of doc's nodes: nodes added to it must be made with it
+ * (cmark_node_new_with_mem()), since cmark links only nodes that share
+ * one.  md_parse()'s documents use an arena; others cmark's default.
+ */
+struct cmark_mem *md_mem(struct cmark_node *doc);
 /* Give heading n the id (copied), freed with the node. */
 void	 md_set_id(struct cmark_node *n, const char *id);
 /* The id md_render() derives from heading text (before de-duplication). */

@@ -505,8 +505,10 @@ test_unknown(void)
 	r.nfilters = 1;
 	rv[0] = "reverse";
 	doc = md_parse("para\n", 5, 0);
-	fn = cmark_node_new(CMARK_NODE_FOOTNOTE_DEFINITION);
-	p = cmark_node_new(CMARK_NODE_PARAGRAPH);
+	/* Nodes added to a document share its allocator (markdown.h). */
+	fn = cmark_node_new_with_mem(CMARK_NODE_FOOTNOTE_DEFINITION,
+	    md_mem(doc));
+	p = cmark_node_new_with_mem(CMARK_NODE_PARAGRAPH, md_mem(doc));
 	cmark_node_append_child(fn, p);
 	cmark_node_prepend_child(doc, fn);
 	diag_reset();

@@ -100,6 +100,16 @@ main(void)
 	ESC("json: quotes, backslash, script end", buf_json_escape,
 	    "\"\\</script>&\n", "\\\"\\\\\\u003c/script\\u003e\\u0026\\n");
 	ESC("json: U+2028 escaped", buf_json_escape, "\xe2\x80\xa8", "\\u2028");
+	ESC("json: Chinese as is, U+2029 escaped in the middle of a run",
+	    buf_json_escape, "法治\xe2\x80\xa9政府\xe2\x80\xa7",
+	    "法治\\u2029政府\xe2\x80\xa7");
+	ESC("json: C1 control as is, DEL and bad bytes escaped", buf_json_escape,
+	    "a\xc2\x85" "b\x7f\xff\xe6\xb3" "c",
+	    "a\xc2\x85" "b\\u007f\\ufffd\\ufffd\\ufffdc");
+	ESC("url: runs and escapes interleaved", buf_url_escape,
+	    "a-b_c~d/法 x", "a-b_c~d/%E6%B3%95%20x");
+	ESC("html: text runs, entities and a bad byte", buf_html_escape,
+	    "政府<b>&\"'\x01\xff法", "政府&lt;b&gt;&amp;&quot;&#39;\xef\xbf\xbd\xef\xbf\xbd法");
 
 	sha256_hex("", 0, hex);
 	CHECK_STR("sha256: empty", hex,
