@@ -38,6 +38,8 @@ struct S_worker {
 	struct filter_env *filter;
 	struct tmpl_env	*tmpl;
 	int		 site_ref;	/* the cached `site` table in tmpl's Lua state */
+	int		 sum_ref;	/* report index + 1 -> its read-only summary */
+	size_t		 sum_n;		/* summaries in it */
 	struct buf	 html;		/* reused between pages */
 	struct buf	 body;
 };
@@ -126,6 +128,20 @@ S_push_groups(lua_State *L, const struct group *g, size_t n)
 	}
 }
 
+/* Make the list of groups at the top, and each group, read-only. */
+static void
+S_ro_groups(lua_State *L)
+{
+	lua_Integer i, n = (lua_Integer)lua_rawlen(L, -1);
+
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, -1, i);
+		tmpl_readonly(L);
+		lua_rawseti(L, -2, i);
+	}
+	tmpl_readonly(L);
+}
+
 /* The metadata of a report, as listings and report pages see it. */
 static void
 S_push_summary(lua_State *L, const struct site *s, const struct report *r)
@@ -144,6 +160,41 @@ S_push_summary(lua_State *L, const struct site *s, const struct report *r)
 	S_sets(L, "department_url", s->depts[r->dept].url);
 	S_sets(L, "category_url", s->cats[r->cat].url);
 	S_sets(L, "year_url", s->years[r->yr].url);
+}
+
+/*
+ * A report's summary from the worker's cache, read-only: listings, the
+ * home page and the department's other years show the same report on
+ * many pages, and building its table was a twentieth of a build.  Read-
+ * only, so no template can change what a later page sees.  The cache
+ * starts over past SUMMARY_CACHE entries, to keep memory bounded.
+ */
+#define	SUMMARY_CACHE	8192
+
+static void
+S_push_summary_ro(struct S_worker *w, lua_State *L, const struct site *s,
+    size_t i)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, w->sum_ref);
+	if (lua_rawgeti(L, -1, (lua_Integer)i + 1) == LUA_TTABLE) {
+		lua_remove(L, -2);
+		return;
+	}
+	lua_pop(L, 1);
+	if (w->sum_n >= SUMMARY_CACHE) {
+		lua_pop(L, 1);
+		luaL_unref(L, LUA_REGISTRYINDEX, w->sum_ref);
+		lua_createtable(L, SUMMARY_CACHE, 0);
+		lua_pushvalue(L, -1);
+		w->sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		w->sum_n = 0;
+	}
+	S_push_summary(L, s, &s->reports[i]);
+	tmpl_readonly(L);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, -3, (lua_Integer)i + 1);
+	lua_remove(L, -2);
+	w->sum_n++;
 }
 
 /* __index of the site table: site.departments on first use. */
@@ -168,6 +219,7 @@ S_site_index(lua_State *L)
 			    s->reports[s->depts[i].reports[0]].category);
 			lua_pop(L, 1);
 		}
+	S_ro_groups(L);
 	lua_pushvalue(L, -1);
 	lua_setfield(L, 1, "departments");
 	return 1;
@@ -193,8 +245,10 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	lua_pushboolean(L, o->bundles && tmpl_exists(o->tmpl, "downloads.html"));
 	lua_setfield(L, -2, "bundles");
 	S_push_groups(L, s->cats, s->ncats);
+	S_ro_groups(L);
 	lua_setfield(L, -2, "categories");
 	S_push_groups(L, s->years, s->nyears);
+	S_ro_groups(L);
 	lua_setfield(L, -2, "years");
 	/*
 	 * site.departments is made when a template first reads it: a
@@ -503,7 +557,6 @@ S_report(void *arg, size_t i, int worker)
 	cmark_node *doc;
 	char	*text;
 	size_t	 len, k;
-	const struct report *pr;
 	unsigned char key[32];
 	int	 filtered;
 	int	 pending = 0;		/* bundles: standalone page to render */
@@ -586,13 +639,11 @@ S_report(void *arg, size_t i, int worker)
 	}
 	lua_setfield(L, -2, "toc");
 	if (r->prev_year != NO_REPORT) {
-		pr = &s->reports[r->prev_year];
-		S_push_summary(L, s, pr);
+		S_push_summary_ro(w, L, s, r->prev_year);
 		lua_setfield(L, -2, "prev");
 	}
 	if (r->next_year != NO_REPORT) {
-		pr = &s->reports[r->next_year];
-		S_push_summary(L, s, pr);
+		S_push_summary_ro(w, L, s, r->next_year);
 		lua_setfield(L, -2, "next");
 	}
 	lua_createtable(L, (int)r->nattachments, 0);
@@ -609,11 +660,20 @@ S_report(void *arg, size_t i, int worker)
 		const struct group *g = &s->depts[r->dept];
 		int	 n = 0;
 
+		/*
+		 * Each entry: { current = … } over the cached summary, so
+		 * y.title and the rest read through (pairs() shows only
+		 * current).
+		 */
 		lua_createtable(L, (int)g->n, 0);
 		for (k = g->n; k-- > 0; ) {
-			S_push_summary(L, s, &s->reports[g->reports[k]]);
+			lua_createtable(L, 0, 1);
 			lua_pushboolean(L, g->reports[k] == i);
 			lua_setfield(L, -2, "current");
+			lua_createtable(L, 0, 1);
+			S_push_summary_ro(w, L, s, g->reports[k]);
+			lua_setfield(L, -2, "__index");
+			lua_setmetatable(L, -2);
 			lua_rawseti(L, -2, ++n);
 		}
 		lua_setfield(L, -2, "years");
@@ -848,7 +908,7 @@ S_listing(void *arg, size_t i, int worker)
 	}
 	lua_createtable(L, (int)(to - from), 0);
 	for (k = from; k < to; k++) {
-		S_push_summary(L, s, &s->reports[idx[k]]);
+		S_push_summary_ro(w, L, s, idx[k]);
 		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
 	}
 	lua_setfield(L, -2, "reports");
@@ -882,7 +942,7 @@ S_home(struct S_ctx *ctx, struct S_worker *w)
 	n = s->n < 10 ? s->n : 10;
 	lua_createtable(L, (int)n, 0);
 	for (k = 0; k < n; k++) {
-		S_push_summary(L, s, &s->reports[s->newest[k]]);
+		S_push_summary_ro(w, L, s, s->newest[k]);
 		lua_rawseti(L, -2, (lua_Integer)k + 1);
 	}
 	lua_setfield(L, -2, "latest");
@@ -1228,7 +1288,11 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		ctx.w[i].filter = filter_env_new(o->root, o->cfg, o->site);
 		L = tmpl_lua(ctx.w[i].tmpl);
 		S_push_site(L, o);
+		/* Shared by every page the worker renders: read-only. */
+		tmpl_readonly(L);
 		ctx.w[i].site_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		lua_createtable(L, SUMMARY_CACHE, 0);
+		ctx.w[i].sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	/* Listing jobs: every page of every group, and of "all reports". */
 	{

@@ -1174,27 +1174,33 @@ S_out_run(lua_State *L)
 	return 0;
 }
 
+static int	 S_ro_target(lua_State *, int);
+
 /* __W(parent, t): the environment of an include … with t. */
 static int
 S_with(lua_State *L)
 {
+	int	 t, e;
+
 	if (!lua_istable(L, 2))
 		return luaL_error(L, "include … with: expected a table, got %s",
 		    luaL_typename(L, 2));
 	lua_settop(L, 2);
+	t = S_ro_target(L, 2);		/* a read-only view: its table */
 	lua_createtable(L, 0, 4);
+	e = lua_gettop(L);
 	lua_pushnil(L);
-	while (lua_next(L, 2)) {
+	while (lua_next(L, t)) {
 		lua_pushvalue(L, -2);
 		lua_insert(L, -2);
-		lua_rawset(L, 3);
+		lua_rawset(L, e);
 	}
 	lua_createtable(L, 0, 2);
 	lua_pushvalue(L, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
-	lua_setmetatable(L, 3);
+	lua_setmetatable(L, e);
 	return 1;
 }
 
@@ -1293,6 +1299,16 @@ S_json(lua_State *L, int idx, struct buf *b, int depth)
 	if (depth >= JSON_DEPTH)
 		luaL_error(L, "json: tables nested more than %d deep "
 		    "(a table that contains itself?)", JSON_DEPTH);
+	/* A read-only view (site data): the table it shows. */
+	{
+		int	 top = lua_gettop(L), real = S_ro_target(L, idx);
+
+		if (real != idx) {
+			S_json(L, real, b, depth + 1);
+			lua_settop(L, top);
+			return;
+		}
+	}
 	luaL_checkstack(L, 4, "json");
 	n = lua_rawlen(L, idx);
 	count = 0;
@@ -1575,12 +1591,22 @@ S_ro_pairs(lua_State *L)
 	return 3;
 }
 
+static int
+S_ro_len(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+	return 1;
+}
+
 /* Replace the table at the top with a read-only view of it. */
 static void
 S_readonly(lua_State *L)
 {
 	lua_newtable(L);			/* real proxy */
-	lua_createtable(L, 0, 4);		/* real proxy mt */
+	lua_createtable(L, 0, 5);		/* real proxy mt */
+	lua_pushvalue(L, -3);
+	lua_pushcclosure(L, S_ro_len, 1);
+	lua_setfield(L, -2, "__len");
 	lua_pushvalue(L, -3);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, S_ro_newindex);
@@ -1593,6 +1619,39 @@ S_readonly(lua_State *L)
 	lua_setfield(L, -2, "__pairs");
 	lua_setmetatable(L, -2);
 	lua_remove(L, -2);
+}
+
+void
+tmpl_readonly(lua_State *L)
+{
+	S_readonly(L);
+}
+
+/*
+ * If the table at idx is a read-only view (S_readonly()), push the
+ * table it shows and return its index; else push nothing and return
+ * idx.  Raw accesses only, so no Lua code runs.
+ */
+static int
+S_ro_target(lua_State *L, int idx)
+{
+	int	 top = lua_gettop(L);
+
+	idx = lua_absindex(L, idx);
+	if (!lua_getmetatable(L, idx))
+		return idx;
+	lua_pushliteral(L, "__newindex");
+	if (lua_rawget(L, top + 1) == LUA_TFUNCTION &&
+	    lua_tocfunction(L, top + 2) == S_ro_newindex) {
+		lua_pushliteral(L, "__index");
+		if (lua_rawget(L, top + 1) == LUA_TTABLE) {
+			lua_replace(L, top + 1);
+			lua_settop(L, top + 1);
+			return top + 1;
+		}
+	}
+	lua_settop(L, top);
+	return idx;
 }
 
 static int

@@ -141,11 +141,18 @@ struct tmpl_env	*tmpl_env_new(const struct tmpl_set *);
  * The env's Lua state, for the caller to push the variables table.
  * Values the caller keeps across renders (e.g. the site index as Lua
  * tables, built once per env and referenced from each variables
- * table) are shared with templates: a template can modify them.
+ * table) are shared between renders: make them read-only with
+ * tmpl_readonly(), or a template could change what later pages see.
  * Errors in the caller's own pushes are not caught here: the state's
  * panic handler prints the message and aborts.
  */
 lua_State	*tmpl_lua(struct tmpl_env *);
+/*
+ * Replace the table at the top of L's stack with a read-only view of
+ * it: reads, pairs(), ipairs() and json() see the table; assignments
+ * are errors; getmetatable() and setmetatable() cannot reach it.
+ */
+void		 tmpl_readonly(lua_State *);
 /*
  * Make a C function available to every template under name, like the
  * built-in helpers (which it may replace).  Call between renders.

@@ -212,6 +212,42 @@ main(void)
 	    "{ shared = { n = 7 } }", "[][function][1][string][7]\n");
 	S_expect(env, "globals do not leak (2nd render)", "globals.html",
 	    "{ shared = { n = 8 } }", "[][function][1][string][8]\n");
+	/* Read-only views (tmpl_readonly()): the site data pages share. */
+	{
+		lua_State *L = tmpl_lua(env);
+		struct buf out = { 0 };
+		int	 rc;
+
+		S_vars(env, "{ r = { title = '<法>', year = 2023, i = 1 }, "
+		    "l = { 'a', 'b', 'c' } }");
+		lua_getfield(L, -1, "r");
+		tmpl_readonly(L);
+		lua_setfield(L, -2, "r");
+		lua_getfield(L, -1, "l");
+		tmpl_readonly(L);
+		lua_setfield(L, -2, "l");
+		lua_pushvalue(L, -1);
+		lua_setfield(L, LUA_REGISTRYINDEX, "test_ro_vars");
+		rc = tmpl_render(env, "roview.html", &out);
+		S_check("read-only view: fields, #, ipairs, pairs, json, include with",
+		    rc == 0 && strcmp(buf_cstr(&out), "&lt;法&gt;|3|abc|3|"
+		    "{\"i\":1,\"title\":\"\\u003c法\\u003e\",\"year\":2023}|"
+		    "[\"a\",\"b\",\"c\"]|<i>1:&lt;法&gt;:2023</i>\n") == 0,
+		    "got [%s] %s", buf_cstr(&out),
+		    rc ? (d = diag_collected_text()) : "");
+		buf_reset(&out);
+		diag_reset();
+		lua_getfield(L, LUA_REGISTRYINDEX, "test_ro_vars");
+		rc = tmpl_render(env, "roassign.html", &out);
+		d = diag_collected_text();
+		S_check("read-only view: an assignment is an error at its line",
+		    rc == -1 && strstr(d, "themes/t/templates/roassign.html:2: "
+		    "error: attempt to modify a read-only table") != NULL,
+		    "rc %d: %s", rc, d);
+		free(d);
+		diag_reset();
+		buf_free(&out);
+	}
 	S_expect_error(env, "library tables are read-only", "readonly.html",
 	    "{}", "themes/t/templates/readonly.html:1: error: attempt to "
 	    "modify a read-only table");
