@@ -37,10 +37,18 @@ count() {
 	fi
 }
 
+# A wall-clock limit per test program, so that a hung build fails the
+# run instead of stalling CI (FAZHI_TEST_TIMEOUT seconds, default 1800).
+LIMIT=${FAZHI_TEST_TIMEOUT:-1800}
+
 run() {
 	local label=$1; shift
 	local out status
-	out=$("$@" 2>&1); status=$?
+	out=$(timeout -k 30 "$LIMIT" "$@" 2>&1); status=$?
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		out="$out
+FAIL timed out after ${LIMIT} s (a hung build or test)"
+	fi
 	count "$label" "$status" "$out"
 }
 
