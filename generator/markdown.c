@@ -23,6 +23,8 @@
 #include "util.h"
 
 static pthread_once_t	 S_once = PTHREAD_ONCE_INIT;
+/* Frees a thread's spare arena chunk when the thread ends (S_spare). */
+static pthread_key_t	 S_spare_key;
 static cmark_llist	*S_exts;
 static cmark_syntax_extension *S_table;
 
@@ -35,6 +37,9 @@ S_init(void)
 	cmark_mem *mem = cmark_get_default_mem_allocator();
 	cmark_syntax_extension *e;
 	size_t	 i;
+
+	if (pthread_key_create(&S_spare_key, free) != 0)
+		abort();
 
 	cmark_gfm_core_extensions_ensure_registered();
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -206,6 +211,13 @@ static _Thread_local struct S_arena *S_cur;
 static _Thread_local struct S_chunk *S_spare;
 
 static void
+S_spare_set(struct S_chunk *c)
+{
+	S_spare = c;
+	pthread_setspecific(S_spare_key, c);
+}
+
+static void
 S_oom(void)
 {
 	fprintf(stderr, "fazhi: out of memory\n");
@@ -251,7 +263,7 @@ S_get(size_t n)
 	if (need > a->left) {
 		if (S_spare != NULL && S_spare->size >= need) {
 			c = S_spare;
-			S_spare = NULL;
+			S_spare_set(NULL);
 		} else {
 			/* Chunks double with the document, from 64 KiB. */
 			size = a->chunks ? a->chunks->size * 2 : S_CHUNK_MIN;
@@ -380,7 +392,7 @@ S_arena_release(cmark_node *doc)
 		next = c->next;
 		if (S_spare == NULL || c->size > S_spare->size) {
 			free(S_spare);
-			S_spare = c;
+			S_spare_set(c);
 		} else
 			free(c);
 	}
