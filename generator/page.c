@@ -169,7 +169,7 @@ S_push_summary(lua_State *L, const struct site *s, const struct report *r)
  * only, so no template can change what a later page sees.  The cache
  * starts over past SUMMARY_CACHE entries, to keep memory bounded.
  */
-#define	SUMMARY_CACHE	8192
+#define	SUMMARY_CACHE	2048
 
 static void
 S_push_summary_ro(struct S_worker *w, lua_State *L, const struct site *s,
@@ -1372,6 +1372,16 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	timing("group bundles");
 	pool_run(ctx.njobs, nw, S_listing, &ctx);
 	timing("listing pages");
+	/* The single pages show few summaries: the caches' memory goes. */
+	for (i = 0; i < (size_t)nw; i++) {
+		lua_State *L = tmpl_lua(ctx.w[i].tmpl);
+
+		luaL_unref(L, LUA_REGISTRYINDEX, ctx.w[i].sum_ref);
+		lua_newtable(L);
+		ctx.w[i].sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		ctx.w[i].sum_n = 0;
+		lua_gc(L, LUA_GCCOLLECT);
+	}
 	for (i = 0; i < s->ncats; i++)
 		free(ctx.catdepts[i]);
 	free(ctx.catdepts);
