@@ -460,17 +460,21 @@ S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
 		o += S_stored(out, d, pre, 0);
 	memcpy(out + o, sh->z, sh->zlen);
 	o += sh->zlen;
-	c = S_comp_get(zs, &level);
 	if (post == 0) {
 		/* An empty final block with the fixed codes: only its end. */
 		out[o++] = 0x03;
 		out[o++] = 0x00;
-	} else if ((clen = libdeflate_deflate_compress(c, d + off + sh->len,
-	    post, out + o, cap - o)) > 0)
-		o += clen;
-	else
-		o += S_stored(out + o, d + off + sh->len, post, 1);
-	S_comp_put(zs, c);
+		pthread_mutex_lock(&zs->mu);
+		level = zs->level;
+		pthread_mutex_unlock(&zs->mu);
+	} else {
+		c = S_comp_get(zs, &level);
+		clen = libdeflate_deflate_compress(c, d + off + sh->len, post,
+		    out + o, cap - o);
+		S_comp_put(zs, c);
+		o += clen > 0 ? clen :
+		    S_stored(out + o, d + off + sh->len, post, 1);
+	}
 	if (o < len) {
 		b->method = 8;
 		b->level = level;

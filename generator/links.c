@@ -29,7 +29,6 @@
 #include "pool.h"
 #include "util.h"
 
-/* "page\nid": '\n' never occurs in a path or an id we index. */
 /*
  * Dry runs: the ids of every report page, for #fragment links into them
  * (a build reads the written page instead).  Kept as 64-bit hashes of
@@ -43,17 +42,12 @@ struct S_idset {
 	size_t		 n, cap;	/* cap a power of two, or 0 */
 };
 
+/* '\n' never occurs in a path or an id we index. */
 static uint64_t
 S_idhash(const char *page, const char *id)
 {
-	uint64_t h = str_hash(page);
+	uint64_t h = str_hash_more(str_hash_more(str_hash(page), "\n"), id);
 
-	h ^= '\n';
-	h *= 1099511628211ULL;
-	for (; *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 1099511628211ULL;
-	}
 	return h != 0 ? h : 1;
 }
 

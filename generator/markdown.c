@@ -165,24 +165,14 @@ md_check(const char *path, const char *text, size_t len, int line_offset)
  * on each thread (page.c, links.c), and any allocation for a document
  * happens while its arena is the newest.  Frees are no-ops, except that
  * freeing or growing the newest block reuses its space: rendering a
- * block at a time gives its buffer back each time.  Nodes that filters
- * make with cmark's default allocator keep it, and are freed with it.
+ * block at a time gives its buffer back each time.  Filters make their
+ * nodes with the document's allocator (md_mem()), as cmark requires of
+ * nodes linked together.
  *
  * Sanitizer builds malloc every block and free it on cmark's free or
  * when the arena goes, so that ASan still sees each block and any use
  * of a document's memory after md_free().
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define	S_ARENA_MALLOC	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define	S_ARENA_MALLOC	1
-#endif
-#endif
-#ifndef S_ARENA_MALLOC
-#define	S_ARENA_MALLOC	0
-#endif
-
 #define	S_CHUNK_MIN	(64 * 1024)
 #define	S_HDR		16	/* block header: its size; keeps 16-byte alignment */
 
@@ -246,7 +236,7 @@ S_get(size_t n)
 	if (n > SIZE_MAX / 2)
 		S_oom();
 	need = S_HDR + ((n + 15) & ~(size_t)15);
-	if (S_ARENA_MALLOC) {
+	if (FAZHI_ASAN) {
 		struct S_block *b = malloc(S_HDR + sizeof(*b) + n);
 
 		if (b == NULL)
@@ -309,7 +299,7 @@ S_free(void *ptr)
 		return;
 	a = S_arena();
 	p -= S_HDR;
-	if (S_ARENA_MALLOC) {
+	if (FAZHI_ASAN) {
 		struct S_block *b = (struct S_block *)p - 1;
 
 		if (b->prev != NULL)
@@ -341,7 +331,7 @@ S_realloc(void *ptr, size_t n)
 		return S_get(n);
 	a = S_arena();
 	memcpy(&old, p - S_HDR, sizeof(old));
-	if (!S_ARENA_MALLOC && p - S_HDR == a->last) {
+	if (!FAZHI_ASAN && p - S_HDR == a->last) {
 		/* The newest block grows (or shrinks) where it is. */
 		oldneed = (old + 15) & ~(size_t)15;
 		need = (n + 15) & ~(size_t)15;

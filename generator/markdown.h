@@ -16,7 +16,8 @@
  *
  * Heading ids: a heading node's user data, when set by md_set_id(), is
  * a malloc'd NUL-terminated id that md_render() uses (made unique if
- * needed); freeing the node frees it.  Otherwise the id is derived from the heading text:
+ * needed); freeing the node frees it.  Otherwise the id is derived from
+ * the heading text:
  * Chinese text is kept (percent-encoded only in URLs), ASCII is
  * lower-cased, spaces and punctuation become '-'; duplicates get -2, -3.
  *

@@ -171,6 +171,16 @@ S_push_summary(lua_State *L, const struct site *s, const struct report *r)
  */
 #define	SUMMARY_CACHE	2048
 
+/* Start w's summary cache over, empty. */
+static void
+S_summaries_reset(struct S_worker *w, lua_State *L)
+{
+	luaL_unref(L, LUA_REGISTRYINDEX, w->sum_ref);
+	lua_createtable(L, SUMMARY_CACHE, 0);
+	w->sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	w->sum_n = 0;
+}
+
 static void
 S_push_summary_ro(struct S_worker *w, lua_State *L, const struct site *s,
     size_t i)
@@ -183,11 +193,8 @@ S_push_summary_ro(struct S_worker *w, lua_State *L, const struct site *s,
 	lua_pop(L, 1);
 	if (w->sum_n >= SUMMARY_CACHE) {
 		lua_pop(L, 1);
-		luaL_unref(L, LUA_REGISTRYINDEX, w->sum_ref);
-		lua_createtable(L, SUMMARY_CACHE, 0);
-		lua_pushvalue(L, -1);
-		w->sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		w->sum_n = 0;
+		S_summaries_reset(w, L);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, w->sum_ref);
 	}
 	S_push_summary(L, s, &s->reports[i]);
 	tmpl_readonly(L);
@@ -1291,8 +1298,8 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		/* Shared by every page the worker renders: read-only. */
 		tmpl_readonly(L);
 		ctx.w[i].site_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		lua_createtable(L, SUMMARY_CACHE, 0);
-		ctx.w[i].sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		ctx.w[i].sum_ref = LUA_NOREF;
+		S_summaries_reset(&ctx.w[i], L);
 	}
 	/* Listing jobs: every page of every group, and of "all reports". */
 	{
@@ -1376,10 +1383,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	for (i = 0; i < (size_t)nw; i++) {
 		lua_State *L = tmpl_lua(ctx.w[i].tmpl);
 
-		luaL_unref(L, LUA_REGISTRYINDEX, ctx.w[i].sum_ref);
-		lua_newtable(L);
-		ctx.w[i].sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		ctx.w[i].sum_n = 0;
+		S_summaries_reset(&ctx.w[i], L);
 		lua_gc(L, LUA_GCCOLLECT);
 	}
 	for (i = 0; i < s->ncats; i++)

@@ -1599,8 +1599,8 @@ S_ro_len(lua_State *L)
 }
 
 /* Replace the table at the top with a read-only view of it. */
-static void
-S_readonly(lua_State *L)
+void
+tmpl_readonly(lua_State *L)
 {
 	lua_newtable(L);			/* real proxy */
 	lua_createtable(L, 0, 5);		/* real proxy mt */
@@ -1621,14 +1621,8 @@ S_readonly(lua_State *L)
 	lua_remove(L, -2);
 }
 
-void
-tmpl_readonly(lua_State *L)
-{
-	S_readonly(L);
-}
-
 /*
- * If the table at idx is a read-only view (S_readonly()), push the
+ * If the table at idx is a read-only view (tmpl_readonly()), push the
  * table it shows and return its index; else push nothing and return
  * idx.  Raw accesses only, so no Lua code runs.
  */
@@ -1744,7 +1738,7 @@ S_setup(lua_State *L)
 	}
 	for (r = libs + 1; r->name; r++) {
 		lua_getglobal(L, r->name);
-		S_readonly(L);
+		tmpl_readonly(L);
 		lua_setfield(L, h, r->name);
 	}
 	for (r = helpers; r->name; r++) {
@@ -1773,7 +1767,7 @@ S_setup(lua_State *L)
 		lua_setfield(L, -3, set->v[i].name);
 		env->fnref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
-	S_readonly(L);
+	tmpl_readonly(L);
 	env->tref = luaL_ref(L, LUA_REGISTRYINDEX);
 
 	env->co = lua_newthread(L);

@@ -195,15 +195,19 @@ arena_free(struct arena *a)
 /* ---- a set of strings ---- */
 
 uint64_t
-str_hash(const char *s)
+str_hash_more(uint64_t h, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+uint64_t
+str_hash(const char *s)
+{
+	return str_hash_more(1469598103934665603ULL, s);
 }
 
 int
@@ -753,17 +757,6 @@ rm_rf(const char *path)
 
 /* ---- a Lua state's small blocks ---- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define	S_LPOOL_OFF	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define	S_LPOOL_OFF	1
-#endif
-#endif
-#ifndef S_LPOOL_OFF
-#define	S_LPOOL_OFF	0
-#endif
-
 #define	S_LPOOL_CHUNK	(64 * 1024)
 
 static void *
@@ -773,7 +766,7 @@ S_lpool_get(struct lpool *p, size_t n)
 	void	*b;
 	char	*chunk;
 
-	if (S_LPOOL_OFF || n > LPOOL_MAX)
+	if (FAZHI_ASAN || n > LPOOL_MAX)
 		return malloc(n);
 	if ((b = p->free[c]) != NULL) {
 		p->free[c] = *(void **)b;
@@ -799,7 +792,7 @@ S_lpool_put(struct lpool *p, void *b, size_t n)
 {
 	size_t	 c = (n + 15) / 16;
 
-	if (S_LPOOL_OFF || n > LPOOL_MAX) {
+	if (FAZHI_ASAN || n > LPOOL_MAX) {
 		free(b);
 		return;
 	}
@@ -818,7 +811,7 @@ lpool_realloc(struct lpool *p, void *ptr, size_t osize, size_t nsize)
 		S_lpool_put(p, ptr, osize);
 		return NULL;
 	}
-	if (S_LPOOL_OFF || (osize > LPOOL_MAX && nsize > LPOOL_MAX))
+	if (FAZHI_ASAN || (osize > LPOOL_MAX && nsize > LPOOL_MAX))
 		return realloc(ptr, nsize);
 	/* The same size class: the block already fits. */
 	if (osize <= LPOOL_MAX && nsize <= LPOOL_MAX &&

@@ -80,6 +80,8 @@ struct strset {
 };
 /* FNV-1a of a string: the hash of strset, for other tables of strings. */
 uint64_t str_hash(const char *);
+/* FNV-1a of s continued from h (str_hash() of a concatenation). */
+uint64_t str_hash_more(uint64_t h, const char *s);
 int	 strset_has(const struct strset *, const char *);
 /* Add s; return 1 if it was new, 0 if it was there already. */
 int	 strset_add(struct strset *, const char *);
@@ -97,6 +99,22 @@ struct arena {
 void	*arena_alloc(struct arena *, size_t n, size_t align);
 char	*arena_strdup(struct arena *, const char *);
 void	 arena_free(struct arena *);
+
+/*
+ * 1 in AddressSanitizer builds (gcc defines __SANITIZE_ADDRESS__, clang
+ * has the feature test): the pooled allocators (lpool, the Markdown
+ * arena) then hand out malloc'd blocks, so that ASan sees each one.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define	FAZHI_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define	FAZHI_ASAN	1
+#endif
+#endif
+#ifndef FAZHI_ASAN
+#define	FAZHI_ASAN	0
+#endif
 
 /*
  * A Lua allocator's blocks, for one Lua state (so one thread at a
