@@ -1237,7 +1237,11 @@ S_h_urlencode(lua_State *L)
 struct jkey {
 	const char	*s;
 	size_t		 len;
+	int		 at;		/* stack index of the key */
 };
+
+/* An object's keys and values sit on the Lua stack while it is written. */
+#define JSON_KEYS_MAX	100000
 
 static int
 S_cmp_jkey(const void *a, const void *b)
@@ -1255,11 +1259,12 @@ S_cmp_jkey(const void *a, const void *b)
 static void
 S_json(lua_State *L, int idx, struct buf *b, int depth)
 {
-	struct jkey *keys;
+	struct jkey small[16], *keys;
 	const char *s;
 	lua_Integer k;
 	lua_Number x;
-	size_t	 n, count, i, len;
+	size_t	 n, count, i, len, cap = 16;
+	int	 base;
 
 	idx = lua_absindex(L, idx);
 	switch (lua_type(L, idx)) {
@@ -1311,20 +1316,16 @@ S_json(lua_State *L, int idx, struct buf *b, int depth)
 	}
 	luaL_checkstack(L, 4, "json");
 	n = lua_rawlen(L, idx);
-	count = 0;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		if (n > 0 && (!lua_isinteger(L, -1) ||
-		    (k = lua_tointeger(L, -1)) < 1 || (lua_Unsigned)k > n))
-			luaL_error(L, "json: a table has both array items and "
-			    "other keys");
-		if (n == 0 && lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "json: object keys must be strings, "
-			    "not %s", luaL_typename(L, -1));
-		count++;
-	}
-	if (n > 0 || count == 0) {
+	if (n > 0) {
+		/* An array: every key must be one of 1..n. */
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			lua_pop(L, 1);
+			if (!lua_isinteger(L, -1) || (k = lua_tointeger(L, -1)) < 1 ||
+			    (lua_Unsigned)k > n)
+				luaL_error(L, "json: a table has both array items "
+				    "and other keys");
+		}
 		buf_putc(b, '[');
 		for (i = 1; i <= n; i++) {
 			if (i > 1)
@@ -1336,16 +1337,55 @@ S_json(lua_State *L, int idx, struct buf *b, int depth)
 		buf_putc(b, ']');
 		return;
 	}
-	/* Sorted keys make the output independent of the hash seed. */
-	keys = lua_newuserdatauv(L, count * sizeof(*keys), 0);
-	i = 0;
+	/*
+	 * An object: each key and its value stay on the stack, so one
+	 * traversal serves; the keys are then sorted (output independent
+	 * of the hash seed) by insertion when the object is small.
+	 */
+	base = lua_gettop(L);
+	count = 0;
+	keys = small;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		keys[i].s = lua_tolstring(L, -1, &keys[i].len);
-		i++;
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "json: object keys must be strings, "
+			    "not %s", luaL_typename(L, -2));
+		if (count == JSON_KEYS_MAX)
+			luaL_error(L, "json: an object has more than %d keys",
+			    JSON_KEYS_MAX);
+		if (count == cap) {
+			struct jkey *nk;
+
+			cap = cap * 4;
+			nk = lua_newuserdatauv(L, cap * sizeof(*nk), 0);
+			memcpy(nk, keys, count * sizeof(*nk));
+			keys = nk;
+			/* Under the pair on the stack, kept until the end. */
+			lua_insert(L, -3);
+		}
+		luaL_checkstack(L, 3, "json");
+		keys[count].s = lua_tolstring(L, -2, &keys[count].len);
+		keys[count].at = lua_gettop(L) - 1;
+		/* Leave key and value; push the key again for lua_next. */
+		lua_pushvalue(L, -2);
+		count++;
 	}
-	qsort(keys, count, sizeof(*keys), S_cmp_jkey);
+	if (count == 0) {
+		buf_puts(b, "[]");
+		return;
+	}
+	if (count > 16)
+		qsort(keys, count, sizeof(*keys), S_cmp_jkey);
+	else for (i = 1; i < count; i++) {
+		struct jkey kx = keys[i];
+		size_t	 j = i;
+
+		while (j > 0 && S_cmp_jkey(&keys[j - 1], &kx) > 0) {
+			keys[j] = keys[j - 1];
+			j--;
+		}
+		keys[j] = kx;
+	}
 	buf_putc(b, '{');
 	for (i = 0; i < count; i++) {
 		if (i > 0)
@@ -1353,13 +1393,10 @@ S_json(lua_State *L, int idx, struct buf *b, int depth)
 		buf_putc(b, '"');
 		buf_json_escape(b, keys[i].s, keys[i].len);
 		buf_puts(b, "\":");
-		lua_pushlstring(L, keys[i].s, keys[i].len);
-		lua_rawget(L, idx);
-		S_json(L, -1, b, depth + 1);
-		lua_pop(L, 1);
+		S_json(L, keys[i].at + 1, b, depth + 1);
 	}
 	buf_putc(b, '}');
-	lua_pop(L, 1);
+	lua_settop(L, base);
 }
 
 static int

@@ -199,6 +199,28 @@ main(void)
 	    "<script type=\"application/ld+json\">{\"b\":true,\"empty\":[],"
 	    "\"list\":[1,2,3],\"name\":\"\\u003c/script\\u003e\\u003cx\\u003e\","
 	    "\"nested\":{\"a\":\"é\",\"f\":0.5,\"z\":1}}</script>\n");
+	S_expect(env, "json sorts keys by bytes, shorter first", "json.html",
+	    "{ data = { b = 1, ab = 2, a = 3, aa = { y = 1, x = { 2 } }, "
+	    "['\xe6\xb3\x95'] = 4, B = 5 } }",
+	    "<script type=\"application/ld+json\">{\"B\":5,\"a\":3,"
+	    "\"aa\":{\"x\":[2],\"y\":1},\"ab\":2,\"b\":1,\"\xe6\xb3\x95\":4}"
+	    "</script>\n");
+	S_expect(env, "json: an object of 40 keys, sorted", "json.html",
+	    "{ data = (function() local t = {} for i = 1, 40 do "
+	    "t[('k%02d'):format(41 - i)] = i end return t end)() }",
+	    "<script type=\"application/ld+json\">{\"k01\":40,\"k02\":39,"
+	    "\"k03\":38,\"k04\":37,\"k05\":36,\"k06\":35,\"k07\":34,"
+	    "\"k08\":33,\"k09\":32,\"k10\":31,\"k11\":30,\"k12\":29,"
+	    "\"k13\":28,\"k14\":27,\"k15\":26,\"k16\":25,\"k17\":24,"
+	    "\"k18\":23,\"k19\":22,\"k20\":21,\"k21\":20,\"k22\":19,"
+	    "\"k23\":18,\"k24\":17,\"k25\":16,\"k26\":15,\"k27\":14,"
+	    "\"k28\":13,\"k29\":12,\"k30\":11,\"k31\":10,\"k32\":9,"
+	    "\"k33\":8,\"k34\":7,\"k35\":6,\"k36\":5,\"k37\":4,"
+	    "\"k38\":3,\"k39\":2,\"k40\":1}</script>\n");
+	S_expect_error(env, "json refuses non-string keys", "json.html",
+	    "{ data = { [2] = 'x' } }",
+	    "themes/t/templates/json.html:1: error: json: object keys must be "
+	    "strings, not number");
 	S_expect_error(env, "json refuses mixed tables", "json.html",
 	    "{ data = { 1, 2, x = 3 } }",
 	    "themes/t/templates/json.html:1: error: json: a table has both");
