@@ -1108,6 +1108,15 @@ S_dep_put(struct buf *b, const char *s)
 	}
 }
 
+/* A content link of a report, resolved once. */
+struct S_clink {
+	cmark_node	*n;
+	const char	*url;
+	char		*target;	/* NULL when outside */
+	char		*frag;
+	int		 outside;
+};
+
 size_t
 links_check_report(struct links *l, int worker, size_t ri, const char *text,
     size_t textlen, struct cmark_node *doc, const char *page, size_t pagelen,
@@ -1116,6 +1125,8 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 	const struct report *r = &l->site->reports[ri];
 	struct strset ids = { 0 }, content = { 0 };
 	struct S_lines lc = { 0 };
+	struct S_clink *cl = NULL;
+	size_t	 ncl = 0, c;
 	cmark_iter *it;
 	cmark_event_type ev;
 	cmark_node *n;
@@ -1125,7 +1136,10 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 	int	 line, col, known;
 	size_t	 errors = 0;
 
-	/* The content links first: the page check leaves them out. */
+	/*
+	 * The content links first, resolved once (one walk of the tree):
+	 * the page check leaves them out, and they are checked below.
+	 */
 	it = cmark_iter_new(doc);
 	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
 		if (ev != CMARK_EVENT_ENTER)
@@ -1137,18 +1151,21 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 		url = cmark_node_get_url(n);
 		if (url == NULL || *url == '\0' || url_is_external(url))
 			continue;
-		if (links_resolve(r->out, url, l->base_path, &target,
-		    &frag) == -1) {
+		cl = xgrow(cl, ncl, sizeof(*cl));
+		cl[ncl].n = n;
+		cl[ncl].url = url;
+		if (links_resolve(r->out, url, l->base_path, &cl[ncl].target,
+		    &cl[ncl].frag) == -1) {
+			cl[ncl].outside = 1;
 			key = S_outside_key(r->out, url);
-			strset_add(&content, key);
-			free(key);
 		} else {
-			key = xasprintf("%s\n%s", target, frag ? frag : "");
-			strset_add(&content, key);
-			free(key);
+			cl[ncl].outside = 0;
+			key = xasprintf("%s\n%s", cl[ncl].target,
+			    cl[ncl].frag ? cl[ncl].frag : "");
 		}
-		free(target);
-		free(frag);
+		strset_add(&content, key);
+		free(key);
+		ncl++;
 	}
 	cmark_iter_free(it);
 	/* The page: its ids, and the theme's links. */
@@ -1165,17 +1182,11 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 		pthread_mutex_unlock(&l->lock);
 	}
 
-	it = cmark_iter_new(doc);
-	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-		if (ev != CMARK_EVENT_ENTER)
-			continue;
-		n = cmark_iter_get_node(it);
-		type = cmark_node_get_type(n);
-		if (type != CMARK_NODE_LINK && type != CMARK_NODE_IMAGE)
-			continue;
-		url = cmark_node_get_url(n);
-		if (url == NULL || *url == '\0' || url_is_external(url))
-			continue;
+	for (c = 0; c < ncl; c++) {
+		n = cl[c].n;
+		url = cl[c].url;
+		target = cl[c].target;
+		frag = cl[c].frag;
 		line = cmark_node_get_start_line(n);
 		col = cmark_node_get_start_column(n);
 		if (line > 0) {
@@ -1183,8 +1194,7 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 			col = S_char_col(text, textlen, line, col, &lc);
 		} else
 			col = 0;
-		if (links_resolve(r->out, url, l->base_path, &target,
-		    &frag) == -1) {
+		if (cl[c].outside) {
 			diag_error(r->path, line, col, "broken link \"%s\": it "
 			    "points outside the site", url);
 			errors++;
@@ -1198,8 +1208,6 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 				    "anchor with id \"%s\"", url, frag);
 				errors++;
 			}
-			free(target);
-			free(frag);
 			continue;
 		}
 		/* Another file: a dependency of the page in the build cache. */
@@ -1214,10 +1222,12 @@ links_check_report(struct links *l, int worker, size_t ri, const char *text,
 		if (!known || (frag != NULL && S_ends_with(target, ".html")))
 			S_defer(l, target, frag, url, ri, line, col, NULL);
 		pthread_mutex_unlock(&l->lock);
-		free(target);
-		free(frag);
 	}
-	cmark_iter_free(it);
+	for (c = 0; c < ncl; c++) {
+		free(cl[c].target);
+		free(cl[c].frag);
+	}
+	free(cl);
 	strset_free(&ids);
 	strset_free(&content);
 	S_lines_free(&lc);
