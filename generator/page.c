@@ -163,20 +163,25 @@ S_push_summary(lua_State *L, const struct site *s, const struct report *r)
 }
 
 /*
- * A report's summary from the worker's cache, read-only: listings, the
- * home page and the department's other years show the same report on
- * many pages, and building its table was a twentieth of a build.  Read-
+ * A report's summary from the worker's cache, read-only: a report page
+ * shows its department's other years, and the next report page (the
+ * same department, in path order) shows the same ones again.  Read-
  * only, so no template can change what a later page sees.  The cache
- * starts over past SUMMARY_CACHE entries, to keep memory bounded.
+ * starts over past SUMMARY_CACHE entries.  It is small on purpose:
+ * each new summary stored in the (old) cache table makes the Lua
+ * collector walk the whole table again, and a cache of thousands (to
+ * serve listing pages too) made a 10k build a quarter slower than
+ * building those summaries again.
  */
-#define	SUMMARY_CACHE	2048
+#define	SUMMARY_CACHE	64
 
 /* Start w's summary cache over, empty. */
 static void
 S_summaries_reset(struct S_worker *w, lua_State *L)
 {
 	luaL_unref(L, LUA_REGISTRYINDEX, w->sum_ref);
-	lua_createtable(L, SUMMARY_CACHE, 0);
+	/* Keyed by report number: the hash part. */
+	lua_createtable(L, 0, SUMMARY_CACHE);
 	w->sum_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	w->sum_n = 0;
 }
