@@ -78,7 +78,12 @@ S_sets(lua_State *L, const char *k, const char *v)
 {
 	if (v == NULL)
 		return;
-	lua_pushstring(L, v);
+	/*
+	 * Not lua_pushstring: its cache, keyed by address, compares every
+	 * value with the string last pushed from a nearby address, and
+	 * URLs share long prefixes ("report/%E5%9B%BD…").
+	 */
+	lua_pushlstring(L, v, strlen(v));
 	lua_setfield(L, -2, k);
 }
 
