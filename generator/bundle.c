@@ -49,18 +49,36 @@ struct zblob {
 	int		 ready;		/* bytes in place (under the store's mutex) */
 	int		 spilled;	/* bytes are in the spill file at off */
 	unsigned char	*mem;		/* csize bytes, unless spilled */
+	int		 own;		/* mem was malloc'd (else the arena's) */
 	long long	 off;		/* offset in the spill file */
 	const struct zstore *zs;	/* owner, whose spill file holds the bytes */
 	const struct zshared *sh;	/* compressed around this segment, or NULL */
 	struct zblob	*next;		/* next in the hash chain */
 };
 
+/* A compressor and the buffer it compresses into, reused. */
+struct S_comp {
+	struct libdeflate_compressor *c;
+	unsigned char	*buf;
+	size_t		 cap;
+	unsigned char	*big;		/* a one-off buffer, over S_COMP_KEEP */
+};
+
+#define	S_COMP_KEEP	(4 * 1024 * 1024)	/* buffers kept up to this */
+
+/*
+ * Compressed blobs live as long as the store: they take their bytes
+ * from chunks of S_ARENA_CHUNK, in turn, instead of a malloc each.
+ */
+#define	S_ARENA_CHUNK	(1024 * 1024)
+#define	S_ARENA_MAX	(64 * 1024)		/* bigger blobs are malloc'd */
+
 struct zstore {
 	pthread_mutex_t	 mu;		/* guards every member below */
 	pthread_cond_t	 done;		/* some blob became ready */
 	struct zblob	**tab;		/* hash buckets, keyed by SHA-256 */
 	size_t		 ntab;		/* buckets, a power of two */
-	struct libdeflate_compressor **idle; /* compressors not in use */
+	struct S_comp	**idle;		/* compressors not in use */
 	size_t		 nidle;		/* entries in idle */
 	size_t		 idlecap;	/* slots in idle */
 	int		 level;		/* deflate level for new blobs */
@@ -71,6 +89,10 @@ struct zstore {
 	int		 spill_fd;	/* unlinked temporary file, or -1 */
 	int		 spill_broken;	/* the spill file could not be made */
 	long long	 spill_end;	/* bytes reserved in the spill file */
+	unsigned char	*arena;		/* the current chunk's free space */
+	size_t		 arena_left;	/* bytes free there */
+	void		*chunks;	/* arena chunks, linked by their first
+					   pointer */
 	struct zstore_stats st;		/* counters */
 };
 
@@ -108,6 +130,7 @@ void
 zstore_free(struct zstore *zs)
 {
 	struct zblob	*b, *next;
+	void		*c, *cnext;
 	size_t		 i;
 
 	if (zs == NULL)
@@ -115,11 +138,19 @@ zstore_free(struct zstore *zs)
 	for (i = 0; i < zs->ntab; i++)
 		for (b = zs->tab[i]; b != NULL; b = next) {
 			next = b->next;
-			free(b->mem);
+			if (b->own)
+				free(b->mem);
 			free(b);
 		}
-	for (i = 0; i < zs->nidle; i++)
-		libdeflate_free_compressor(zs->idle[i]);
+	for (c = zs->chunks; c != NULL; c = cnext) {
+		cnext = *(void **)c;
+		free(c);
+	}
+	for (i = 0; i < zs->nidle; i++) {
+		libdeflate_free_compressor(zs->idle[i]->c);
+		free(zs->idle[i]->buf);
+		free(zs->idle[i]);
+	}
 	if (zs->spill_fd != -1)
 		close(zs->spill_fd);
 	free(zs->idle);
@@ -248,38 +279,63 @@ S_pread_all(int fd, unsigned char *p, size_t len, long long off)
 	return 0;
 }
 
-static void	 S_place(struct zstore *, struct zblob *, unsigned char *,
-		    const void *);
+static void	 S_place(struct zstore *, struct zblob *, const void *);
 
 /* A compressor at the store's level: an idle one, or a new one. */
-static struct libdeflate_compressor *
+static struct S_comp *
 S_comp_get(struct zstore *zs, int *level)
 {
-	struct libdeflate_compressor *c = NULL;
+	struct S_comp	*k = NULL;
 
 	pthread_mutex_lock(&zs->mu);
 	*level = zs->level;
 	if (zs->nidle > 0)
-		c = zs->idle[--zs->nidle];
+		k = zs->idle[--zs->nidle];
 	pthread_mutex_unlock(&zs->mu);
-	if (c == NULL && (c = libdeflate_alloc_compressor(*level)) == NULL) {
-		fprintf(stderr, "fazhi: out of memory\n");
-		abort();
+	if (k == NULL) {
+		k = xcalloc(1, sizeof(*k));
+		if ((k->c = libdeflate_alloc_compressor(*level)) == NULL) {
+			fprintf(stderr, "fazhi: out of memory\n");
+			abort();
+		}
 	}
-	return c;
+	return k;
 }
 
-/* Give c back for the next S_comp_get(); count a deflate run. */
-static void
-S_comp_put(struct zstore *zs, struct libdeflate_compressor *c)
+/*
+ * k's buffer, with room for n bytes.  A big attachment gets a buffer of
+ * its own, freed by S_comp_put(), so that none is kept at its size.
+ */
+static unsigned char *
+S_comp_buf(struct S_comp *k, size_t n)
 {
+	if (n > S_COMP_KEEP) {
+		free(k->big);
+		k->big = xmalloc(n);
+		return k->big;
+	}
+	if (k->cap < n) {
+		free(k->buf);
+		k->cap = n > 2 * k->cap ? n : 2 * k->cap;
+		k->buf = xmalloc(k->cap);
+	}
+	return k->buf;
+}
+
+/* Give k back for the next S_comp_get(); count a deflate run if ran. */
+static void
+S_comp_put(struct zstore *zs, struct S_comp *k, int ran)
+{
+	free(k->big);
+	k->big = NULL;
 	pthread_mutex_lock(&zs->mu);
 	if (zs->nidle == zs->idlecap) {
 		zs->idlecap = zs->idlecap ? 2 * zs->idlecap : 4;
 		zs->idle = xrealloc(zs->idle, zs->idlecap * sizeof(*zs->idle));
 	}
-	zs->idle[zs->nidle++] = c;
-	zs->st.compressions++;
+	zs->idle[zs->nidle++] = k;
+	if (ran)
+		zs->st.compressions++;
 	pthread_mutex_unlock(&zs->mu);
 }
 
@@ -290,33 +346,34 @@ S_comp_put(struct zstore *zs, struct libdeflate_compressor *c)
 static void
 S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 {
-	struct libdeflate_compressor *c;
+	struct S_comp	*k = NULL;
 	unsigned char	*out = NULL;
 	size_t		 clen = 0;
 	int		 level = 0;
 
 	b->crc = libdeflate_crc32(0, data, len);
 	if (len > 1) {
-		c = S_comp_get(zs, &level);
+		k = S_comp_get(zs, &level);
 		/*
 		 * One byte less than the input: libdeflate returns 0 when
 		 * the result would not be smaller, and we store instead.
 		 */
-		out = xmalloc(len - 1);
-		clen = libdeflate_deflate_compress(c, data, len, out, len - 1);
-		S_comp_put(zs, c);
+		out = S_comp_buf(k, len - 1);
+		clen = libdeflate_deflate_compress(k->c, data, len, out,
+		    len - 1);
 	}
 	if (clen > 0) {
 		b->method = 8;
 		b->level = level;
 		b->csize = (long long)clen;
+		S_place(zs, b, out);
 	} else {
 		b->method = 0;
 		b->csize = (long long)len;
-		free(out);
-		out = NULL;
+		S_place(zs, b, data);
 	}
-	S_place(zs, b, out, out != NULL ? NULL : data);
+	if (k != NULL)
+		S_comp_put(zs, k, 1);
 }
 
 /* ---- shared segments ---- */
@@ -447,7 +504,7 @@ S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
     size_t len, size_t off, const struct zshared *sh)
 {
 	const unsigned char *d = data;
-	struct libdeflate_compressor *c;
+	struct S_comp	*k;
 	unsigned char	*out;
 	size_t		 pre = off, post = len - off - sh->len, cap, o = 0, clen;
 	int		 level;
@@ -455,7 +512,8 @@ S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
 	b->crc = libdeflate_crc32(0, data, len);
 	cap = pre + 5 * (pre / 65535 + 1) + sh->zlen + post +
 	    5 * (post / 65535 + 1) + 2;
-	out = xmalloc(cap);
+	k = S_comp_get(zs, &level);
+	out = S_comp_buf(k, cap);
 	if (pre > 0)
 		o += S_stored(out, d, pre, 0);
 	memcpy(out + o, sh->z, sh->zlen);
@@ -464,14 +522,9 @@ S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
 		/* An empty final block with the fixed codes: only its end. */
 		out[o++] = 0x03;
 		out[o++] = 0x00;
-		pthread_mutex_lock(&zs->mu);
-		level = zs->level;
-		pthread_mutex_unlock(&zs->mu);
 	} else {
-		c = S_comp_get(zs, &level);
-		clen = libdeflate_deflate_compress(c, d + off + sh->len, post,
-		    out + o, cap - o);
-		S_comp_put(zs, c);
+		clen = libdeflate_deflate_compress(k->c, d + off + sh->len,
+		    post, out + o, cap - o);
 		o += clen > 0 ? clen :
 		    S_stored(out + o, d + off + sh->len, post, 1);
 	}
@@ -479,22 +532,51 @@ S_compress_shared(struct zstore *zs, struct zblob *b, const void *data,
 		b->method = 8;
 		b->level = level;
 		b->csize = (long long)o;
-		S_place(zs, b, out, NULL);
+		S_place(zs, b, out);
 	} else {
-		free(out);
 		b->method = 0;
 		b->csize = (long long)len;
-		S_place(zs, b, NULL, data);
+		S_place(zs, b, data);
 	}
+	/* A page that ends with the segment ran no deflate of its own. */
+	S_comp_put(zs, k, post > 0);
 }
 
 /*
- * Keep b->csize bytes of b: out (malloc'd, taken over) or, when out is
- * NULL, a copy of data; in the spill file when the store says so.
+ * Room for n bytes of a blob, under the store's mutex: from the arena,
+ * or (big blobs, and sanitizer builds, which check each block) malloc.
+ */
+static unsigned char *
+S_room(struct zstore *zs, size_t n, int *own)
+{
+	unsigned char	*p;
+	void		*c;
+
+	if (FAZHI_ASAN || n > S_ARENA_MAX) {
+		*own = 1;
+		return xmalloc(n);
+	}
+	if (zs->arena_left < n) {
+		/* The old chunk's tail is lost: under S_ARENA_MAX bytes. */
+		c = xmalloc(S_ARENA_CHUNK);
+		*(void **)c = zs->chunks;
+		zs->chunks = c;
+		zs->arena = (unsigned char *)c + sizeof(void *);
+		zs->arena_left = S_ARENA_CHUNK - sizeof(void *);
+	}
+	p = zs->arena;
+	zs->arena += n;
+	zs->arena_left -= n;
+	*own = 0;
+	return p;
+}
+
+/*
+ * Keep a copy of b->csize bytes at bytes: in the spill file when the
+ * store says so, else in memory.
  */
 static void
-S_place(struct zstore *zs, struct zblob *b, unsigned char *out,
-    const void *data)
+S_place(struct zstore *zs, struct zblob *b, const void *bytes)
 {
 	long long	 off = -1;
 	int		 spill;
@@ -505,29 +587,27 @@ S_place(struct zstore *zs, struct zblob *b, unsigned char *out,
 	     zs->mem_used + (size_t)b->csize > zs->mem_cap);
 	if (spill)
 		off = S_spill_reserve(zs, b->csize);
-	if (off == -1)
+	if (off == -1) {
 		zs->mem_used += (size_t)b->csize;
+		if (b->csize > 0)
+			b->mem = S_room(zs, (size_t)b->csize, &b->own);
+	}
 	pthread_mutex_unlock(&zs->mu);
 
-	if (off != -1 && S_pwrite_all(zs->spill_fd,
-	    out != NULL ? out : data, b->csize, off) == 0) {
-		b->spilled = 1;
-		b->off = off;
-		free(out);
-		return;
-	}
 	if (off != -1) {
+		if (S_pwrite_all(zs->spill_fd, bytes, b->csize, off) == 0) {
+			b->spilled = 1;
+			b->off = off;
+			return;
+		}
 		/* Disk full or the like: memory still works. */
 		pthread_mutex_lock(&zs->mu);
 		zs->mem_used += (size_t)b->csize;
+		b->mem = S_room(zs, (size_t)b->csize, &b->own);
 		pthread_mutex_unlock(&zs->mu);
 	}
-	if (out != NULL)
-		b->mem = xrealloc(out, (size_t)b->csize);
-	else if (b->csize > 0) {
-		b->mem = xmalloc((size_t)b->csize);
-		memcpy(b->mem, data, (size_t)b->csize);
-	}
+	if (b->csize > 0)
+		memcpy(b->mem, bytes, (size_t)b->csize);
 }
 
 /*
@@ -666,7 +746,7 @@ zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
 		b->level = zs->level;
 		pthread_mutex_unlock(&zs->mu);
 		b->csize = (long long)rawlen;
-		S_place(zs, b, NULL, raw);
+		S_place(zs, b, raw);
 		S_ready(zs, b, 1);
 	}
 	free(data);

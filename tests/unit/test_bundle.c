@@ -629,6 +629,69 @@ test_stored_and_empty(void)
 	zstore_free(zs);
 }
 
+/*
+ * Many blobs: their bytes fill several arena chunks (1 MB each), and
+ * blobs over the arena's limit (64 KB compressed) and over the size a
+ * compressor keeps its buffer at (4 MB) take their own memory.  Every
+ * entry must read back exactly, from two zips written in turn.
+ */
+static void
+test_many_blobs(void)
+{
+	enum { N = 400 };
+	struct zstore	*zs = zstore_new(NULL);
+	struct buf	 err = { 0 }, text[N + 2];
+	struct zip_entry e[N + 2];
+	struct expect	 x[N + 2];
+	char		*zip1 = tpath("arena1.zip"), *zip2 = tpath("arena2.zip");
+	char		 name[N + 2][48];
+	unsigned char	*rnd;
+	size_t		 i, k;
+	int		 rc;
+
+	for (i = 0; i < N; i++) {
+		memset(&text[i], 0, sizeof(text[i]));
+		/* 1 to 40 KB of lines that differ, so none dedupe. */
+		for (k = 0; k < 20 + (i * 37) % 800; k++)
+			buf_printf(&text[i], "第%zu份报告，第%zu行：行政复议%zu件。\n",
+			    i, k, (i * 131 + k * 7) % 1000);
+	}
+	/* 200 KB of noise: stored, over the arena's limit. */
+	rnd = xmalloc(200 * 1024);
+	noise(rnd, 200 * 1024, 2463534242ULL);
+	memset(&text[N], 0, sizeof(text[N]));
+	buf_put(&text[N], rnd, 200 * 1024);
+	/* 6 MB of text: a one-off compressor buffer. */
+	memset(&text[N + 1], 0, sizeof(text[N + 1]));
+	for (k = 0; text[N + 1].len < 6 * 1024 * 1024; k++)
+		buf_printf(&text[N + 1], "%zu：依法行政，建设法治政府。\n",
+		    (size_t)(k * 2654435761ULL % 1000003));
+	for (i = 0; i < N + 2; i++) {
+		snprintf(name[i], sizeof(name[i]), "报告/%03zu.txt", i);
+		x[i] = (struct expect){ name[i], text[i].data, text[i].len };
+		e[i] = (struct zip_entry){ name[i],
+		    zstore_add(zs, text[i].data, text[i].len) };
+	}
+	rc = zip_write(zip1, e, N + 2, MTIME, &err);
+	check_zip("many_blobs_arena", rc, &err, zip1, x, N + 2,
+	    "'stored:报告/400.txt' 'deflated:报告/401.txt'");
+	/* Again: the same blobs, and the compressors' buffers reused. */
+	for (i = k = 0; i < N + 2; i++)
+		if (zstore_add(zs, text[i].data, text[i].len) != e[i].blob)
+			k++;
+	check("many_blobs_same_blob", k == 0, "%zu blobs made twice", k);
+	rc = zip_write(zip2, e, N + 2, MTIME, &err);
+	check("many_blobs_reproducible", rc == 0 && same_file(zip1, zip2),
+	    "%s", buf_cstr(&err));
+	for (i = 0; i < N + 2; i++)
+		buf_free(&text[i]);
+	free(rnd);
+	free(zip1);
+	free(zip2);
+	buf_free(&err);
+	zstore_free(zs);
+}
+
 /* Number of entries in dir other than . and .. */
 static int
 count_dir(const char *dir)
@@ -911,6 +974,7 @@ main(void)
 	test_edges();
 	test_compress_once();
 	test_stored_and_empty();
+	test_many_blobs();
 	test_spill();
 	test_manifest();
 	test_many_entries();
