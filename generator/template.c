@@ -1240,8 +1240,8 @@ struct jkey {
 	int		 at;		/* stack index of the key */
 };
 
-/* An object's keys and values sit on the Lua stack while it is written. */
-#define JSON_KEYS_MAX	100000
+/* An object's keys and values sit on the Lua stack (at most a million slots). */
+#define JSON_KEYS_MAX	400000
 
 static int
 S_cmp_jkey(const void *a, const void *b)
