@@ -1619,11 +1619,18 @@ S_ro_newindex(lua_State *L)
 	return luaL_error(L, "attempt to modify a read-only table");
 }
 
+/*
+ * The metamethods of a view find the table it shows through __index:
+ * plain C functions, so a view is two tables (itself and its
+ * metatable) and no closures.  Sites make one per summary and group.
+ */
 static int
 S_ro_pairs(lua_State *L)
 {
-	lua_pushvalue(L, lua_upvalueindex(2));
-	lua_pushvalue(L, lua_upvalueindex(1));
+	int	 t = S_ro_target(L, 1);
+
+	lua_getglobal(L, "next");
+	lua_pushvalue(L, t);
 	lua_pushnil(L);
 	return 3;
 }
@@ -1631,7 +1638,7 @@ S_ro_pairs(lua_State *L)
 static int
 S_ro_len(lua_State *L)
 {
-	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+	lua_pushinteger(L, (lua_Integer)lua_rawlen(L, S_ro_target(L, 1)));
 	return 1;
 }
 
@@ -1641,8 +1648,7 @@ tmpl_readonly(lua_State *L)
 {
 	lua_newtable(L);			/* real proxy */
 	lua_createtable(L, 0, 5);		/* real proxy mt */
-	lua_pushvalue(L, -3);
-	lua_pushcclosure(L, S_ro_len, 1);
+	lua_pushcfunction(L, S_ro_len);
 	lua_setfield(L, -2, "__len");
 	lua_pushvalue(L, -3);
 	lua_setfield(L, -2, "__index");
@@ -1650,9 +1656,7 @@ tmpl_readonly(lua_State *L)
 	lua_setfield(L, -2, "__newindex");
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
-	lua_pushvalue(L, -3);
-	lua_getglobal(L, "next");
-	lua_pushcclosure(L, S_ro_pairs, 2);
+	lua_pushcfunction(L, S_ro_pairs);
 	lua_setfield(L, -2, "__pairs");
 	lua_setmetatable(L, -2);
 	lua_remove(L, -2);
