@@ -294,10 +294,8 @@ S_comp_get(struct zstore *zs, int *level)
 	pthread_mutex_unlock(&zs->mu);
 	if (k == NULL) {
 		k = xcalloc(1, sizeof(*k));
-		if ((k->c = libdeflate_alloc_compressor(*level)) == NULL) {
-			fprintf(stderr, "fazhi: out of memory\n");
-			abort();
-		}
+		if ((k->c = libdeflate_alloc_compressor(*level)) == NULL)
+			xoom();
 	}
 	return k;
 }
@@ -398,10 +396,8 @@ zshared_new(const void *data, size_t len)
 	memset(&zst, 0, sizeof(zst));
 	/* Raw deflate (negative window bits), the most thorough settings. */
 	if (deflateInit2(&zst, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 9,
-	    Z_DEFAULT_STRATEGY) != Z_OK) {
-		fprintf(stderr, "fazhi: out of memory\n");
-		abort();
-	}
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		xoom();
 	cap = deflateBound(&zst, (uLong)len) + 16;
 	sh = xcalloc(1, sizeof(*sh));
 	sh->z = xmalloc(cap);
@@ -719,10 +715,8 @@ zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
 	int		 fresh;
 
 	if (method == 8) {
-		if ((d = libdeflate_alloc_decompressor()) == NULL) {
-			fprintf(stderr, "fazhi: out of memory\n");
-			abort();
-		}
+		if ((d = libdeflate_alloc_decompressor()) == NULL)
+			xoom();
 		data = xmalloc(usize + 1);
 		r = libdeflate_deflate_decompress(d, raw, rawlen, data, usize,
 		    &got);
@@ -786,10 +780,8 @@ zstore_fingerprint(struct zstore *zs, char out[65])
 	pthread_mutex_lock(&zs->mu);
 	level = zs->level;
 	pthread_mutex_unlock(&zs->mu);
-	if ((c = libdeflate_alloc_compressor(level)) == NULL) {
-		fprintf(stderr, "fazhi: out of memory\n");
-		abort();
-	}
+	if ((c = libdeflate_alloc_compressor(level)) == NULL)
+		xoom();
 	n = libdeflate_deflate_compress(c, probe, sizeof(probe) - 1, buf,
 	    sizeof(buf));
 	libdeflate_free_compressor(c);

@@ -207,13 +207,6 @@ S_spare_set(struct S_chunk *c)
 	pthread_setspecific(S_spare_key, c);
 }
 
-static void
-S_oom(void)
-{
-	fprintf(stderr, "fazhi: out of memory\n");
-	abort();
-}
-
 static struct S_arena *
 S_arena(void)
 {
@@ -234,13 +227,11 @@ S_get(size_t n)
 	char	*p;
 
 	if (n > SIZE_MAX / 2)
-		S_oom();
+		xoom();
 	need = S_HDR + ((n + 15) & ~(size_t)15);
 	if (FAZHI_ASAN) {
-		struct S_block *b = malloc(S_HDR + sizeof(*b) + n);
+		struct S_block *b = xmalloc(S_HDR + sizeof(*b) + n);
 
-		if (b == NULL)
-			S_oom();
 		b->next = a->blocks;
 		b->prev = NULL;
 		if (a->blocks != NULL)
@@ -259,8 +250,7 @@ S_get(size_t n)
 			size = a->chunks ? a->chunks->size * 2 : S_CHUNK_MIN;
 			if (size < need)
 				size = need;
-			if ((c = malloc(S_HDR + size)) == NULL)
-				S_oom();
+			c = xmalloc(S_HDR + size);
 			c->size = size;
 		}
 		c->next = a->chunks;
@@ -282,7 +272,7 @@ S_calloc(size_t k, size_t n)
 	void	*p;
 
 	if (n != 0 && k > SIZE_MAX / n)
-		S_oom();
+		xoom();
 	p = S_get(k * n);
 	memset(p, 0, k * n);
 	return p;
@@ -409,8 +399,7 @@ md_parse(const char *text, size_t len, int unsafe_html)
 	cmark_node *doc;
 
 	pthread_once(&S_once, S_init);
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		S_oom();
+	a = xcalloc(1, sizeof(*a));
 	a->older = S_cur;
 	S_cur = a;
 	p = cmark_parser_new_with_mem(S_options(unsafe_html), &S_arena_mem);

@@ -22,8 +22,8 @@
 
 /* ---- allocation ---- */
 
-static void
-S_oom(void)
+void
+xoom(void)
 {
 	fprintf(stderr, "fazhi: out of memory\n");
 	abort();
@@ -35,7 +35,7 @@ xmalloc(size_t n)
 	void	*p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		S_oom();
+		xoom();
 	return p;
 }
 
@@ -45,7 +45,7 @@ xcalloc(size_t n, size_t sz)
 	void	*p = calloc(n ? n : 1, sz ? sz : 1);
 
 	if (p == NULL)
-		S_oom();
+		xoom();
 	return p;
 }
 
@@ -54,7 +54,7 @@ xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		S_oom();
+		xoom();
 	return p;
 }
 
@@ -64,7 +64,7 @@ xgrow(void *p, size_t n, size_t size)
 	if (n != 0 && (n & (n - 1)) != 0)
 		return p;
 	if (n > ((size_t)-1 / 2) / size)
-		S_oom();
+		xoom();
 	return xrealloc(p, (n ? 2 * n : 1) * size);
 }
 

@@ -55,6 +55,8 @@ int	 mkdir_p(const char *path);
 /* Remove a tree (does not follow symlinks); return 0 or -1. */
 int	 rm_rf(const char *path);
 
+/* Say "fazhi: out of memory" and abort: what the x functions do. */
+void	 xoom(void) __attribute__((noreturn));
 /* malloc that aborts on failure, and friends. */
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
