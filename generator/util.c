@@ -159,7 +159,9 @@ arena_alloc(struct arena *a, size_t n, size_t align)
 	size_t	 at = c ? (c->used + align - 1) & ~(align - 1) : 0;
 
 	if (c == NULL || at + n > c->cap) {
-		size_t	 cap = n > 32768 ? n : 65536 - sizeof(*c) - 64;
+		/* Sanitizer builds: a chunk per block, so ASan sees each. */
+		size_t	 cap = FAZHI_ASAN || n > 32768 ? n :
+		    65536 - sizeof(*c) - 64;
 
 		c = xmalloc(sizeof(*c) + cap);
 		c->next = a->head;

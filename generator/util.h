@@ -92,6 +92,7 @@ void	 strset_free(struct strset *);
 /*
  * A bump allocator: many small objects freed together, without malloc's
  * per-object overhead (a million reports' strings).  Not thread-safe.
+ * In AddressSanitizer builds every block is a malloc of its own.
  */
 struct arena_chunk;
 struct arena {

@@ -630,9 +630,9 @@ test_stored_and_empty(void)
 }
 
 /*
- * Many blobs: their bytes fill several arena chunks (1 MB each), and
- * blobs over the arena's limit (64 KB compressed) and over the size a
- * compressor keeps its buffer at (4 MB) take their own memory.  Every
+ * Many blobs: their bytes fill many chunks of the store's arena (64 KB
+ * each), a blob over 32 KB takes a chunk of its own, and one over the
+ * size a compressor keeps its buffer at (4 MB) a one-off buffer.  Every
  * entry must read back exactly, from two zips written in turn.
  */
 static void
