@@ -66,6 +66,7 @@ struct S_ctx {
 	size_t		**catdepts;	/* per category: its departments, by name */
 	size_t		*ncatdepts;
 	size_t		*deptpos;	/* a department's place in its category's list */
+	char		**dixurl;	/* per category: its departments index, or NULL */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
@@ -109,6 +110,25 @@ static size_t
 S_npages(size_t n, int size)
 {
 	return n == 0 ? 1 : (n + (size_t)size - 1) / (size_t)size;
+}
+
+/*
+ * The departments index of a category: departments/<key>.html, then
+ * -2.html and on, DEPTS_PAGE departments a page, by name; built when
+ * the theme has the template.  The home page lists a category's
+ * departments itself up to HOME_DEPTS, and past that links the index:
+ * a national site has tens of thousands of departments per category.
+ */
+#define DEPTS_TEMPLATE	"departments.html"
+#define DEPTS_PAGE	100
+#define HOME_DEPTS	100
+
+/* File (not URL) of page n of category c's departments index. */
+static char *
+S_dix_file(const struct group *c, size_t n)
+{
+	return n <= 1 ? xasprintf("departments/%s.html", c->key) :
+	    xasprintf("departments/%s-%zu.html", c->key, n);
 }
 
 static void
@@ -243,10 +263,12 @@ S_site_index(lua_State *L)
 }
 
 static void
-S_push_site(lua_State *L, const struct page_opts *o)
+S_push_site(lua_State *L, const struct S_ctx *ctx)
 {
+	const struct page_opts *o = ctx->o;
 	const struct config *c = o->cfg;
 	const struct site *s = o->site;
+	size_t	 i;
 
 	lua_createtable(L, 0, 12);
 	S_sets(L, "title", c->title);
@@ -255,6 +277,7 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	S_sets(L, "description", c->description);
 	S_sets(L, "parent_title", c->parent_title);
 	S_seti(L, "report_count", (long long)s->n);
+	S_seti(L, "department_count", (long long)s->ndepts);
 	/*
 	 * Pages link downloads.html when this is true: only when bundles
 	 * are built and the theme can render the page that lists them.
@@ -262,6 +285,13 @@ S_push_site(lua_State *L, const struct page_opts *o)
 	lua_pushboolean(L, o->bundles && tmpl_exists(o->tmpl, "downloads.html"));
 	lua_setfield(L, -2, "bundles");
 	S_push_groups(L, s->cats, s->ncats);
+	/* Each category's departments: how many, and their index. */
+	for (i = 0; i < s->ncats; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		S_seti(L, "department_count", (long long)ctx->ncatdepts[i]);
+		S_sets(L, "departments_url", ctx->dixurl[i]);
+		lua_pop(L, 1);
+	}
 	S_ro_groups(L);
 	lua_setfield(L, -2, "categories");
 	S_push_groups(L, s->years, s->nyears);
@@ -766,6 +796,149 @@ S_push_siblings(struct S_ctx *ctx, lua_State *L, size_t d,
 	}
 	lua_setfield(L, -2, "siblings");
 	S_seti(L, "siblings_total", (long long)n);
+	/* The index page that lists this department among all of them. */
+	if (ctx->dixurl[ci] != NULL) {
+		char *u = S_page_url(ctx->dixurl[ci], pos / DEPTS_PAGE + 1);
+
+		S_sets(L, "siblings_url", u);
+		free(u);
+	}
+}
+
+/*
+ * page.pagination of page `page` of `npages` of a listing whose first
+ * page is base, into the table at the top.
+ */
+static void
+S_push_pagination(lua_State *L, const char *base, size_t page, size_t npages)
+{
+	size_t	 k;
+	char	*u;
+
+	lua_createtable(L, 0, 6);
+	S_seti(L, "current", (long long)page);
+	S_seti(L, "total", (long long)npages);
+	if (page > 1) {
+		u = S_page_url(base, page - 1);
+		S_sets(L, "prev", u);
+		free(u);
+	}
+	if (page < npages) {
+		u = S_page_url(base, page + 1);
+		S_sets(L, "next", u);
+		free(u);
+	}
+	/*
+	 * The first, the last and the pages within PAGER_WINDOW of this
+	 * one: every page on every page would make a national listing of
+	 * tens of thousands of pages quadratic.
+	 */
+	lua_createtable(L, 2 * PAGER_WINDOW + 3, 0);
+	{
+		int	 np = 0;
+
+		for (k = 1; k <= npages; k++) {
+			if (k != 1 && k != npages &&
+			    k + PAGER_WINDOW < page)
+				k = page - PAGER_WINDOW;
+			if (k != npages && k > page + PAGER_WINDOW)
+				k = npages;
+			lua_createtable(L, 0, 2);
+			S_seti(L, "n", (long long)k);
+			u = S_page_url(base, k);
+			S_sets(L, "url", u);
+			free(u);
+			lua_rawseti(L, -2, ++np);
+		}
+	}
+	lua_setfield(L, -2, "pages");
+	lua_setfield(L, -2, "pagination");
+}
+
+/*
+ * A page of a category's departments index (DEPTS_TEMPLATE): each
+ * department with its report count and newest report.
+ */
+static void
+S_deptindex(struct S_ctx *ctx, const struct S_list *job, size_t i,
+    struct S_worker *w)
+{
+	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
+	const struct group *c = job->g;
+	size_t	 ci = (size_t)(c - s->cats), n = ctx->ncatdepts[ci];
+	size_t	 from = (job->page - 1) * DEPTS_PAGE, to, k;
+	lua_State *L = tmpl_lua(w->tmpl);
+	const char *base = ctx->dixurl[ci];
+	char	*out, *url, *title, *d;
+	unsigned char key[32];
+
+	to = from + DEPTS_PAGE < n ? from + DEPTS_PAGE : n;
+	out = S_dix_file(c, job->page);
+	/*
+	 * Its variables are the site's groups (S_site_hash: departments,
+	 * their counts, URLs and categories), the newest report of each
+	 * department listed, and which page.
+	 */
+	{
+		struct sha256 h;
+
+		sha256_init(&h);
+		sha256_update(&h, o->global, 32);
+		sha256_update(&h, ctx->site_hash, 32);
+		S_hash_str(&h, DEPTS_TEMPLATE);
+		S_hash_str(&h, c->name);
+		sha256_update(&h, &job->page, sizeof(job->page));
+		sha256_update(&h, &job->npages, sizeof(job->npages));
+		for (k = from; k < to; k++)
+			sha256_update(&h, ctx->sumhash[s->depts[
+			    ctx->catdepts[ci][k]].reports[0]], 32);
+		sha256_final(&h, key);
+	}
+	if (out_cache_reuse(o->out, out, key, NULL) == 0) {
+		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+		out_cache_put(o->out, out, key, NULL);
+		free(out);
+		return;
+	}
+	url = S_page_url(base, job->page);
+	title = xasprintf("%s：部门名录", c->name);
+	S_push_vars(w, o, "departments", title, url, 1);
+	S_page_table(L);
+	lua_createtable(L, 4, 0);
+	S_crumb(L, 1, "首页", "index.html");
+	S_crumb(L, 2, o->cfg->parent_title, "reports.html");
+	S_crumb(L, 3, c->name, c->url);
+	S_crumb(L, 4, "部门名录", NULL);
+	lua_setfield(L, -2, "breadcrumbs");
+	d = xasprintf("%s：%s", title, o->cfg->title);
+	S_sets(L, "description", d);
+	free(d);
+	S_push_pagination(L, base, job->page, job->npages);
+	lua_pop(L, 1);
+	S_push_group(L, c);
+	S_seti(L, "department_count", (long long)n);
+	S_sets(L, "departments_url", base);
+	lua_setfield(L, -2, "group");
+	lua_createtable(L, (int)(to - from), 0);
+	for (k = from; k < to; k++) {
+		const struct group *g = &s->depts[ctx->catdepts[ci][k]];
+
+		S_push_group(L, g);
+		if (g->n > 0) {
+			S_push_summary_ro(w, L, s, g->reports[0]);
+			lua_setfield(L, -2, "latest");
+		}
+		lua_rawseti(L, -2, (lua_Integer)(k - from + 1));
+	}
+	lua_setfield(L, -2, "departments");
+	S_render(ctx, w, DEPTS_TEMPLATE, out);
+	out_cache_put(o->out, out, key, NULL);
+	if (i % TRIM_EVERY == TRIM_EVERY - 1)	/* as S_progress */
+		malloc_trim(0);
+	free(out);
+	free(url);
+	free(title);
 }
 
 static void
@@ -783,6 +956,10 @@ S_listing(void *arg, size_t i, int worker)
 	char	*url, *title, *u, *out;
 	unsigned char key[32];
 
+	if (strcmp(job->kind, "departments") == 0) {
+		S_deptindex(ctx, job, i, w);
+		return;
+	}
 	if (job->g) {
 		idx = job->g->reports;
 		n = job->g->n;
@@ -868,45 +1045,7 @@ S_listing(void *arg, size_t i, int worker)
 		S_sets(L, "description", d);
 		free(d);
 	}
-	/* Pagination. */
-	lua_createtable(L, 0, 6);
-	S_seti(L, "current", (long long)job->page);
-	S_seti(L, "total", (long long)job->npages);
-	if (job->page > 1) {
-		u = S_page_url(base, job->page - 1);
-		S_sets(L, "prev", u);
-		free(u);
-	}
-	if (job->page < job->npages) {
-		u = S_page_url(base, job->page + 1);
-		S_sets(L, "next", u);
-		free(u);
-	}
-	/*
-	 * The first, the last and the pages within PAGER_WINDOW of this
-	 * one: every page on every page would make a national listing of
-	 * tens of thousands of pages quadratic.
-	 */
-	lua_createtable(L, 2 * PAGER_WINDOW + 3, 0);
-	{
-		int	 np = 0;
-
-		for (k = 1; k <= job->npages; k++) {
-			if (k != 1 && k != job->npages &&
-			    k + PAGER_WINDOW < job->page)
-				k = job->page - PAGER_WINDOW;
-			if (k != job->npages && k > job->page + PAGER_WINDOW)
-				k = job->npages;
-			lua_createtable(L, 0, 2);
-			S_seti(L, "n", (long long)k);
-			u = S_page_url(base, k);
-			S_sets(L, "url", u);
-			free(u);
-			lua_rawseti(L, -2, ++np);
-		}
-	}
-	lua_setfield(L, -2, "pages");
-	lua_setfield(L, -2, "pagination");
+	S_push_pagination(L, base, job->page, job->npages);
 	if (job->g && strcmp(job->kind, "department") == 0) {
 		char *feed = xasprintf("%.*s.xml", (int)(strlen(base) - 5),
 		    base);
@@ -917,6 +1056,13 @@ S_listing(void *arg, size_t i, int worker)
 	lua_pop(L, 1);
 	if (job->g) {
 		S_push_group(L, job->g);
+		if (strcmp(job->kind, "category") == 0) {
+			size_t ci = (size_t)(job->g - s->cats);
+
+			S_seti(L, "department_count",
+			    (long long)ctx->ncatdepts[ci]);
+			S_sets(L, "departments_url", ctx->dixurl[ci]);
+		}
 		lua_setfield(L, -2, "group");
 	}
 	if (job->g && ctx->bd != NULL) {	/* bundles.h */
@@ -963,6 +1109,33 @@ S_home(struct S_ctx *ctx, struct S_worker *w)
 		lua_rawseti(L, -2, (lua_Integer)k + 1);
 	}
 	lua_setfield(L, -2, "latest");
+	/*
+	 * The departments by category: each category's own list up to
+	 * HOME_DEPTS of them (or all, when the theme has no index to link),
+	 * past that only its count and index.
+	 */
+	lua_createtable(L, (int)s->ncats, 0);
+	for (k = 0, n = 0; k < s->ncats; k++) {
+		size_t	 nd = ctx->ncatdepts[k], d;
+
+		if (nd == 0)
+			continue;
+		lua_createtable(L, 0, 5);
+		S_sets(L, "name", s->cats[k].name);
+		S_sets(L, "category_url", s->cats[k].url);
+		S_sets(L, "url", ctx->dixurl[k]);
+		S_seti(L, "count", (long long)nd);
+		if (nd <= HOME_DEPTS || ctx->dixurl[k] == NULL) {
+			lua_createtable(L, (int)nd, 0);
+			for (d = 0; d < nd; d++) {
+				S_push_group(L, &s->depts[ctx->catdepts[k][d]]);
+				lua_rawseti(L, -2, (lua_Integer)d + 1);
+			}
+			lua_setfield(L, -2, "departments");
+		}
+		lua_rawseti(L, -2, (lua_Integer)++n);
+	}
+	lua_setfield(L, -2, "department_groups");
 	S_render(ctx, w, "home.html", "index.html");
 }
 
@@ -1167,7 +1340,9 @@ S_sitemap(struct S_ctx *ctx)
 	S_smap_url(&m, "index.html", NULL);
 	for (i = 0; i < ctx->njobs; i++) {
 		const struct S_list *j = &ctx->jobs[i];
-		char *u = S_page_url(j->g ? j->g->url : "reports.html", j->page);
+		char *u = S_page_url(strcmp(j->kind, "departments") == 0 ?
+		    ctx->dixurl[j->g - s->cats] : j->g ? j->g->url :
+		    "reports.html", j->page);
 
 		S_smap_url(&m, u, NULL);
 		free(u);
@@ -1297,6 +1472,28 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	memset(&ctx, 0, sizeof(ctx));
 	memset(st, 0, sizeof(*st));
 	ctx.o = o;
+	/*
+	 * Each category's departments (a department is in its newest
+	 * report's category), by name: for the departments indexes, the
+	 * home page and department pages' side lists.
+	 */
+	ctx.catdepts = xcalloc(s->ncats + 1, sizeof(*ctx.catdepts));
+	ctx.ncatdepts = xcalloc(s->ncats + 1, sizeof(*ctx.ncatdepts));
+	ctx.deptpos = xcalloc(s->ndepts + 1, sizeof(*ctx.deptpos));
+	ctx.dixurl = xcalloc(s->ncats + 1, sizeof(*ctx.dixurl));
+	for (i = 0; i < s->ndepts; i++) {
+		size_t c = s->depts[i].n ? s->reports[s->depts[i].reports[0]].cat : 0;
+
+		ctx.catdepts[c] = xgrow(ctx.catdepts[c], ctx.ncatdepts[c],
+		    sizeof(size_t));
+		ctx.deptpos[i] = ctx.ncatdepts[c];
+		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
+	}
+	if (tmpl_exists(o->tmpl, DEPTS_TEMPLATE))
+		for (i = 0; i < s->ncats; i++)
+			if (ctx.ncatdepts[i] > 0)
+				ctx.dixurl[i] = site_url("departments",
+				    s->cats[i].key, ".html");
 	ctx.w = xcalloc((size_t)nw, sizeof(*ctx.w));
 	for (i = 0; i < (size_t)nw; i++) {
 		lua_State *L;
@@ -1304,7 +1501,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		ctx.w[i].tmpl = tmpl_env_new(o->tmpl);
 		ctx.w[i].filter = filter_env_new(o->root, o->cfg, o->site);
 		L = tmpl_lua(ctx.w[i].tmpl);
-		S_push_site(L, o);
+		S_push_site(L, &ctx);
 		/* Shared by every page the worker renders: read-only. */
 		tmpl_readonly(L);
 		ctx.w[i].site_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1349,6 +1546,27 @@ page_build(const struct page_opts *o, struct build_stats *st)
 			ctx.jobs[nj].npages = p;
 			nj++;
 		}
+		/* The departments indexes, one per category that has any. */
+		for (g = 0; g < s->ncats; g++) {
+			if (ctx.dixurl[g] == NULL)
+				continue;
+			p = S_npages(ctx.ncatdepts[g], DEPTS_PAGE);
+			ctx.jobs = xrealloc(ctx.jobs, (nj + p + 1) *
+			    sizeof(*ctx.jobs));
+			for (i = 1; i <= p; i++) {
+				char *f = S_dix_file(&s->cats[g], i);
+
+				ctx.jobs[nj].kind = "departments";
+				ctx.jobs[nj].g = &s->cats[g];
+				ctx.jobs[nj].page = i;
+				ctx.jobs[nj].npages = p;
+				nj++;
+				/* Known to the link check before any page links it. */
+				if (o->links != NULL)
+					links_add_target(o->links, f);
+				free(f);
+			}
+		}
 		ctx.njobs = nj;
 	}
 	ctx.total = s->n;
@@ -1374,18 +1592,6 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	/* bundles.h: group zips first, the listing pages show their sizes. */
 	if (ctx.bd != NULL && !ctx.failed && bundles_groups(ctx.bd, nw) == -1)
 		ctx.failed = 1;
-	/* Each category's departments, for department pages' side lists. */
-	ctx.catdepts = xcalloc(s->ncats + 1, sizeof(*ctx.catdepts));
-	ctx.ncatdepts = xcalloc(s->ncats + 1, sizeof(*ctx.ncatdepts));
-	ctx.deptpos = xcalloc(s->ndepts + 1, sizeof(*ctx.deptpos));
-	for (i = 0; i < s->ndepts; i++) {
-		size_t c = s->depts[i].n ? s->reports[s->depts[i].reports[0]].cat : 0;
-
-		ctx.catdepts[c] = xgrow(ctx.catdepts[c], ctx.ncatdepts[c],
-		    sizeof(size_t));
-		ctx.deptpos[i] = ctx.ncatdepts[c];
-		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
-	}
 	timing("group bundles");
 	pool_run(ctx.njobs, nw, S_listing, &ctx);
 	timing("listing pages");
@@ -1396,11 +1602,6 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		S_summaries_reset(&ctx.w[i], L);
 		lua_gc(L, LUA_GCCOLLECT);
 	}
-	for (i = 0; i < s->ncats; i++)
-		free(ctx.catdepts[i]);
-	free(ctx.catdepts);
-	free(ctx.ncatdepts);
-	free(ctx.deptpos);
 	S_home(&ctx, &ctx.w[0]);
 	S_notfound(&ctx, &ctx.w[0]);
 	if (S_feed(&ctx, "atom.xml", o->cfg->title, s->newest, s->n,
@@ -1445,5 +1646,13 @@ page_build(const struct page_opts *o, struct build_stats *st)
 	free(ctx.w);
 	free(ctx.jobs);
 	free(ctx.sumhash);
+	for (i = 0; i < s->ncats; i++) {
+		free(ctx.catdepts[i]);
+		free(ctx.dixurl[i]);
+	}
+	free(ctx.catdepts);
+	free(ctx.ncatdepts);
+	free(ctx.deptpos);
+	free(ctx.dixurl);
 	return ctx.failed || out_failed(o->out) ? -1 : 0;
 }

@@ -8,7 +8,7 @@
 // - html-validate (recommended rules) on every page of the site;
 // - every page loads with no console error, page error or failed request;
 // - on one page of every kind (home, all reports, category, department,
-//   year, downloads, 404) and on the reports that hold elements the others
+//   departments index, year, downloads, 404) and on the reports that hold elements the others
 //   lack: each colour mode's button sets data-theme and aria-pressed, and
 //   axe-core finds no WCAG 2.1 A/AA violation in that mode, at 100% on a
 //   desktop and at 200% on a 360 px wide phone, where nothing may overflow
@@ -104,7 +104,7 @@ function kindOf(rel) {
 	if (special[rel])
 		return special[rel];
 	const top = rel.split('/')[0];
-	return ['category', 'department', 'year', 'report'].includes(top) &&
+	return ['category', 'department', 'departments', 'year', 'report'].includes(top) &&
 	    rel.includes('/') ? top : 'other';
 }
 
@@ -797,7 +797,7 @@ async function main() {
 		    name: rel.replace(/\.html$/, '') };
 	}).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 	const byKind = (k) => all.filter((p) => p.kind === k);
-	for (const k of ['home', 'all', 'category', 'department', 'year', 'report', '404'])
+	for (const k of ['home', 'all', 'category', 'department', 'departments', 'year', 'report', '404'])
 		verdict(`site has a ${k} page`, byKind(k).length ? null : 'none built');
 	if (!byKind('downloads').length)
 		skip('downloads page', 'the site has no downloads.html');
@@ -821,7 +821,7 @@ async function main() {
 	const withTable = byKind('report').find((p) => readFileSync(p.file, 'utf8').includes('<table')) ||
 	    byKind('report')[0];
 	const reps = [];
-	for (const k of ['home', 'all', 'category', 'department', 'year', 'downloads', '404'])
+	for (const k of ['home', 'all', 'category', 'department', 'departments', 'year', 'downloads', '404'])
 		if (byKind(k).length)
 			reps.push({ ...byKind(k)[0], shot: k === 'home' ? 'home' : null,
 			    phoneModes: THEMES, allModes: true });
