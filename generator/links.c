@@ -108,19 +108,24 @@ static void
 S_pct_decode(struct buf *out, const char *s, size_t len)
 {
 	size_t	 i;
+	char	*d;
 	int	 hi, lo;
 
+	/* Decoding never lengthens: room for all of it, then plain stores. */
+	buf_grow(out, len + 1);
+	d = out->data + out->len;
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%' && i + 2 < len &&
 		    (hi = S_hexval((unsigned char)s[i + 1])) >= 0 &&
 		    (lo = S_hexval((unsigned char)s[i + 2])) >= 0) {
-			buf_putc(out, hi * 16 + lo);
+			*d++ = (char)(hi * 16 + lo);
 			i += 2;
 		} else
-			buf_putc(out, (unsigned char)s[i]);
+			*d++ = s[i];
 	}
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
 }
-
 
 int
 links_resolve(const char *from, const char *url, const char *base_path,
@@ -365,29 +370,46 @@ S_entity_decode(const char *s, size_t len)
 	return buf_detach(&b);
 }
 
-static int
+static inline int
 S_isspace(int c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+	return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+	    c == '\f');
 }
 
+/* needle starts with a byte that is not a letter ("-->", "</script"). */
 static const char *
 S_find_ci(const char *p, const char *end, const char *needle)
 {
 	size_t	 n = strlen(needle);
 
-	for (; p + n <= end; p++)
-		if ((*p == needle[0] || *p == (needle[0] ^ 0x20)) &&
-		    strncasecmp(p, needle, n) == 0)
+	while (p + n <= end &&
+	    (p = memchr(p, needle[0], (size_t)(end - p) - n + 1)) != NULL) {
+		if (strncasecmp(p, needle, n) == 0)
 			return p;
+		p++;
+	}
 	return NULL;
 }
 
-static int
-S_name_is(const char *name, size_t len, const char *want)
+/*
+ * Is name[0..len) the lowercase ASCII word want (of wlen bytes), in any
+ * case?  Inline and by length first: every tag and attribute of every
+ * page comes through here.
+ */
+static inline int
+S_word_is(const char *name, size_t len, const char *want, size_t wlen)
 {
-	return strlen(want) == len && strncasecmp(name, want, len) == 0;
+	size_t	 i;
+
+	if (len != wlen)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((name[i] | 0x20) != want[i])
+			return 0;
+	return 1;
 }
+#define S_name_is(name, len, lit) S_word_is((name), (len), (lit), sizeof(lit) - 1)
 
 /*
  * Collect the id values, and with links the relative href and src
@@ -456,6 +478,8 @@ S_scan_html(const char *s, size_t len, struct S_scan *sc, int links)
 					p++;
 				vlen = (size_t)(p - v);
 			}
+			if (nlen < 2 || nlen > 4)
+				continue;	/* not id, href or src */
 			if (S_name_is(name, nlen, "id"))
 				S_push_attr(&sc->ids, S_entity_decode(v, vlen),
 				    (size_t)(name - s));
@@ -1030,12 +1054,7 @@ S_check_page(struct links *l, int worker, const char *rel, const char *html,
 		} else if (strcmp(target, rel) == 0) {
 			/* Same page: its ids are all known once it is scanned. */
 			if (frag != NULL) {
-				size_t	 k;
-				int	 found = 0;
-
-				for (k = 0; k < sc.ids.n && !found; k++)
-					found = strcmp(sc.ids.v[k].value, frag) == 0;
-				if (!found)
+				if (!strset_has(ids, frag))
 					why = xasprintf("\"%s\" has no heading "
 					    "or anchor with id \"%s\"", target,
 					    frag);

@@ -510,21 +510,11 @@ struct S_render {
 	size_t		 tables;
 };
 
-static size_t
-S_hash(const char *s)
-{
-	size_t	 h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* The slot holding id, or the empty slot where it would go. */
 static struct S_id *
 S_id_slot(struct S_render *st, const char *id)
 {
-	size_t	 i = S_hash(id) & (st->capids - 1);
+	size_t	 i = (size_t)str_hash(id) & (st->capids - 1);
 
 	while (st->ids[i].id != NULL && strcmp(st->ids[i].id, id) != 0)
 		i = (i + 1) & (st->capids - 1);

@@ -80,9 +80,10 @@ struct strset {
 	size_t	 cap;		/* 0 or a power of two */
 	size_t	 n;
 };
-/* FNV-1a of a string: the hash of strset, for other tables of strings. */
+/* A string's 64-bit hash: strset's, for other tables of strings. */
 uint64_t str_hash(const char *);
-/* FNV-1a of s continued from h (str_hash() of a concatenation). */
+/* The hash of s continued from h: str_hash_more(str_hash(a), b) hashes
+   the pair (a, b), not the string a b. */
 uint64_t str_hash_more(uint64_t h, const char *s);
 int	 strset_has(const struct strset *, const char *);
 /* Add s; return 1 if it was new, 0 if it was there already. */

@@ -192,6 +192,51 @@ main(void)
 		strset_free(&set);
 		CHECK("strset: empty after free", set.n == 0 && !strset_has(&set, "report/1.html"));
 	}
+	/*
+	 * str_hash: every length through the 8-byte steps and the tail, and
+	 * the keys the link check hashes (long URLs sharing a prefix), give
+	 * distinct hashes whose low bits (what the tables use) spread.
+	 */
+	{
+		static const char base[] = "report/%E5%B8%82%E5%8F%B8%E6%B3%95"
+		    "%E5%B1%80-2023.html#%E4%B8%80-%E4%B8%BB%E8%A6%81";
+		uint64_t hs[sizeof(base)], h;
+		char	 k[sizeof(base)], u[64];
+		size_t	 n, m, low[256] = { 0 }, worst = 0;
+		int	 ok = 1;
+
+		for (n = 0; n < sizeof(base); n++) {
+			memcpy(k, base, n);
+			k[n] = '\0';
+			hs[n] = str_hash(k);
+			for (m = 0; m < n; m++)
+				ok &= hs[m] != hs[n];
+		}
+		CHECK("str_hash: every prefix of a URL (0-93 bytes) hashes apart", ok);
+		ok = 1;
+		for (n = 0; n + 1 < sizeof(base); n++) {
+			memcpy(k, base, sizeof(base));
+			k[n] ^= 1;
+			ok &= str_hash(k) != hs[sizeof(base) - 1];
+		}
+		CHECK("str_hash: one changed byte at any place changes it", ok);
+		for (n = 0; n < 25600; n++) {
+			snprintf(u, sizeof(u), "../report/%%E5%%B8%%82-%zu.html", n);
+			low[str_hash(u) & 255]++;
+		}
+		ok = 1;
+		for (n = 0; n < 256; n++) {
+			if (low[n] > worst)
+				worst = low[n];
+			ok &= low[n] > 0;
+		}
+		CHECK("str_hash: low 8 bits of 25,600 similar URLs fill every bucket "
+		    "within 1.5x of even", ok && worst < 150);
+		h = str_hash_more(str_hash("a"), "bc");
+		CHECK("str_hash_more: a pair is not its concatenation's split elsewhere",
+		    h != str_hash_more(str_hash("ab"), "c") &&
+		    h == str_hash_more(str_hash("a"), "bc"));
+	}
 	/* arena: alignment, big objects, strings kept until freed. */
 	{
 		struct arena a = { 0 };
