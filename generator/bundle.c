@@ -82,6 +82,7 @@ struct zstore {
 	int		 spill_fd;	/* unlinked temporary file, or -1 */
 	int		 spill_broken;	/* the spill file could not be made */
 	long long	 spill_end;	/* bytes reserved in the spill file */
+	int		 sizes_only;	/* keep no compressed bytes */
 	struct arena	 bytes;		/* blobs' bytes, which live as long
 					   as the store */
 	struct zstore_stats st;		/* counters */
@@ -114,6 +115,14 @@ zstore_tune(struct zstore *zs, int level, size_t spill_min, size_t mem_cap)
 	zs->level = level < 1 ? 1 : level > 12 ? 12 : level;
 	zs->spill_min = spill_min;
 	zs->mem_cap = mem_cap;
+	pthread_mutex_unlock(&zs->mu);
+}
+
+void
+zstore_sizes_only(struct zstore *zs)
+{
+	pthread_mutex_lock(&zs->mu);
+	zs->sizes_only = 1;
 	pthread_mutex_unlock(&zs->mu);
 }
 
@@ -535,6 +544,10 @@ S_place(struct zstore *zs, struct zblob *b, const void *bytes)
 	int		 spill;
 
 	pthread_mutex_lock(&zs->mu);
+	if (zs->sizes_only) {
+		pthread_mutex_unlock(&zs->mu);
+		return;
+	}
 	spill = zs->spill_dir != NULL && b->csize > 0 &&
 	    ((size_t)b->csize > zs->spill_min ||
 	     zs->mem_used + (size_t)b->csize > zs->mem_cap);
@@ -707,6 +720,10 @@ zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
 int
 zblob_raw(const struct zblob *b, struct buf *out)
 {
+	if (b->mem == NULL && !b->spilled && b->csize > 0) {
+		errno = ENODATA;	/* a sizes-only store */
+		return -1;
+	}
 	buf_grow(out, (size_t)b->csize);
 	if (b->spilled) {
 		if (S_pread_all(b->zs->spill_fd, (unsigned char *)out->data +
@@ -934,6 +951,10 @@ S_add_entry(zipFile zf, const struct zip_entry *e, unsigned long dos,
 	long long	 done, k;
 	int		 z64, r;
 
+	if (b->mem == NULL && !b->spilled && b->csize > 0) {
+		buf_printf(err, "\"%s\": its store keeps sizes only", e->name);
+		return -1;
+	}
 	z64 = (unsigned long long)b->usize >= S_Z32 ||
 	    (unsigned long long)b->csize >= S_Z32 || *off >= S_Z32;
 	memset(&zi, 0, sizeof(zi));

@@ -56,6 +56,14 @@ struct zblob;
 struct zstore	*zstore_new(const char *spill_dir);
 
 /*
+ * Keep no compressed bytes, only what zip_size() and zip_manifest() need
+ * (sizes, CRC-32, SHA-256): for dry runs, which write no zip.  Blobs are
+ * still compressed, so their sizes are exact; zblob_raw() fails with
+ * ENODATA and zip_write() with a message.  Only before the first add.
+ */
+void		 zstore_sizes_only(struct zstore *);
+
+/*
  * Change the deflate level (1-12, libdeflate's scale), the spill
  * threshold and the memory cap, in bytes.  Only before the first
  * zstore_add(); tests use it to reach the spill path cheaply.

@@ -271,9 +271,14 @@ bundles_new(const struct site *s, const struct config *cfg, const char *root,
 	p = strstr(cfg->base_url, "://");
 	p = p ? strchr(p + 3, '/') : NULL;
 	bd->base_path = xstrdup(p ? p : "/");
-	/* Spill big blobs beside the output, never into memory without bound. */
-	bd->zs = zstore_new(bd->dry ? (getenv("TMPDIR") ? getenv("TMPDIR") :
-	    "/tmp") : out_staging(out));
+	/*
+	 * Spill big blobs beside the output, never into memory without
+	 * bound.  A dry run writes no zip: it keeps the sizes the pages
+	 * show, not the bytes (a million reports' would be 12 GB).
+	 */
+	bd->zs = zstore_new(bd->dry ? NULL : out_staging(out));
+	if (bd->dry)
+		zstore_sizes_only(bd->zs);
 	zstore_fingerprint(bd->zs, bd->zfp);
 	if (bd->standalone && !bd->dry) {
 		/*
@@ -1077,6 +1082,8 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 	b = zstore_add_shared(bd->zs, page.data ? page.data : "", page.len,
 	    bd->css_z);
 	buf_reset(&html);
+	if (bd->dry)		/* no cache to write, and no bytes kept */
+		goto done;
 	if ((method = zblob_raw(b, &html)) == -1) {
 		diag_error(NULL, 0, 0, "%s: cannot read the compressed page: %s",
 		    r->path, strerror(errno));
@@ -1090,6 +1097,7 @@ bundles_report_standalone(struct bundles *bd, size_t i, struct tmpl_env *env,
 		goto out;
 	}
 	free(rel);
+done:
 	rc = S_report_finish(bd, i, b, key);
 out:
 	buf_free(&html);

@@ -957,6 +957,66 @@ test_past_4gib(void)
 	zstore_free(zs);
 }
 
+/*
+ * A sizes-only store (dry runs): the same sizes, CRCs and manifests as a
+ * store that keeps the bytes, so pages show the same sizes; no bytes to
+ * read, and a zip from it is refused without leaving a file.
+ */
+static void
+test_sizes_only(void)
+{
+	struct zstore	*full = zstore_new(NULL), *dry = zstore_new(NULL);
+	struct zip_entry a[3], b[3];
+	struct buf	 ma = { 0 }, mb = { 0 }, raw = { 0 }, err = { 0 };
+	struct zstore_stats st;
+	unsigned char	 rnd[3000];
+	char		*zip = tpath("sizes-only.zip");
+	struct stat	 sb;
+	int		 i, same = 1;
+
+	zstore_sizes_only(dry);
+	noise(rnd, sizeof(rnd), 11);
+	for (i = 0; i < 3; i++) {
+		const void *d = i == 0 ? (const void *)csv : i == 1 ?
+		    (const void *)html : (const void *)rnd;
+		size_t	 n = i == 0 ? sizeof(csv) - 1 : i == 1 ?
+		    sizeof(html) - 1 : sizeof(rnd);
+
+		a[i].name = b[i].name = i == 0 ? "统计表.csv" : i == 1 ?
+		    "报告.html" : "杂讯.bin";
+		a[i].blob = zstore_add(full, d, n);
+		b[i].blob = zstore_add(dry, d, n);
+		same &= zblob_size(a[i].blob) == zblob_size(b[i].blob) &&
+		    zblob_compressed_size(a[i].blob) ==
+		    zblob_compressed_size(b[i].blob);
+	}
+	check("sizes_only_same_sizes", same && zip_size(a, 3) == zip_size(b, 3),
+	    "sizes differ: zip %lld vs %lld", zip_size(a, 3), zip_size(b, 3));
+	zip_manifest(&ma, "标题", a, 3);
+	zip_manifest(&mb, "标题", b, 3);
+	check("sizes_only_same_manifest", ma.len == mb.len &&
+	    memcmp(ma.data, mb.data, ma.len) == 0, "manifests differ");
+	zstore_stats(dry, &st);
+	check("sizes_only_compresses", st.compressions == 3 && st.bytes_out ==
+	    zblob_compressed_size(b[0].blob) + zblob_compressed_size(b[1].blob) +
+	    zblob_compressed_size(b[2].blob), "%lld compressions",
+	    st.compressions);
+	errno = 0;
+	check("sizes_only_no_bytes", zblob_raw(b[1].blob, &raw) == -1 &&
+	    errno == ENODATA && raw.len == 0, "zblob_raw gave %zu bytes",
+	    raw.len);
+	check("sizes_only_no_zip", zip_write(zip, b, 3, MTIME, &err) == -1 &&
+	    strstr(buf_cstr(&err), "sizes only") != NULL &&
+	    stat(zip, &sb) == -1, "zip_write: %s", buf_cstr(&err));
+	buf_free(&ma);
+	buf_free(&mb);
+	buf_free(&raw);
+	buf_free(&err);
+	free(zip);
+	zstore_free(full);
+	zstore_free(dry);
+}
+
 int
 main(void)
 {
@@ -977,6 +1037,7 @@ main(void)
 	test_many_blobs();
 	test_spill();
 	test_manifest();
+	test_sizes_only();
 	test_many_entries();
 	if (getenv("FAZHI_SLOW_TESTS") != NULL)
 		test_past_4gib();
