@@ -570,6 +570,24 @@ utf8_invalid_at(const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0xe0 && c <= 0xef) {		/* CJK: three bytes */
+			/*
+			 * Runs of them two at a time: both lead bytes 1110xxxx
+			 * and neither E0 nor ED (whose second byte is
+			 * restricted), and all four others 10xxxxxx.
+			 */
+			while (end - p >= 6) {
+				w = (uint64_t)p[0] | (uint64_t)p[1] << 8 |
+				    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+				    (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40;
+				if ((w & 0xc0c0f0c0c0f0ULL) != 0x8080e08080e0ULL ||
+				    p[0] == 0xe0 || p[0] == 0xed ||
+				    p[3] == 0xe0 || p[3] == 0xed)
+					break;
+				p += 6;
+			}
+			if (p >= end || *p < 0xe0 || *p > 0xef)
+				continue;
+			c = *p;
 			if (end - p < 3 || (p[1] & 0xc0) != 0x80 ||
 			    (p[2] & 0xc0) != 0x80 ||
 			    (c == 0xe0 && p[1] < 0xa0) ||	/* overlong */

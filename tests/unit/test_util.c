@@ -66,6 +66,41 @@ S_utf8_exhaustive(void)
 	return 1;
 }
 
+/*
+ * Runs of three-byte characters go two at a time: random strings of
+ * tokens (CJK, the edge cases of E0 and ED, truncations, stray bytes,
+ * other lengths) against the reference, at every length.
+ */
+static int
+S_utf8_runs(void)
+{
+	static const char *const tok[] = {
+		"法", "治", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xef\xbf\xbf",
+		"\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xe4\xb8",
+		"\xe4", "\x80", "a", "\xc2\xa9", "\xf0\x9f\x98\x80", "\xff",
+		"\xe4\x38\x80", "\xe4\xb8\xc0",
+	};
+	char	 s[256];
+	size_t	 n, k, len, t;
+	unsigned long x = 12345;
+
+	for (n = 0; n < 200000; n++) {
+		len = 0;
+		for (k = 0; k < 24; k++) {
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+			/* Mostly 法 and 治, so that runs form. */
+			t = (x >> 33) % 40;
+			t = t < 24 ? t % 2 : (t - 24) % (sizeof(tok) / sizeof(tok[0]));
+			memcpy(s + len, tok[t], strlen(tok[t]));
+			len += strlen(tok[t]);
+		}
+		for (k = 0; k <= len; k++)
+			if (utf8_invalid_at(s, k) != S_utf8_ref(s, k))
+				return 0;
+	}
+	return 1;
+}
+
 #define ESC(name, fn, in, want) do { \
 	char *g = S_esc(fn, in, sizeof(in) - 1); \
 	CHECK_STR(name, g, want); \
@@ -171,6 +206,8 @@ main(void)
 	CHECK("utf8: ASCII run then bad byte", utf8_invalid_at("0123456789abcdef\xff", 17) == 16);
 	CHECK("utf8: fast validator agrees with utf8_decode on every 1-4 byte sequence",
 	    S_utf8_exhaustive());
+	CHECK("utf8: runs of CJK (two at a time) agree with utf8_decode",
+	    S_utf8_runs());
 	CHECK("utf8: columns count characters", utf8_columns("法治a", 7) == 3);
 
 	/* strset: membership across growth. */
