@@ -42,6 +42,7 @@ struct S_worker {
 	size_t		 sum_n;		/* summaries in it */
 	struct buf	 html;		/* reused between pages */
 	struct buf	 body;
+	struct buf	 scratch;	/* for short strings, reused */
 };
 
 /* A listing page to render. */
@@ -315,7 +316,6 @@ S_push_vars(struct S_worker *w, const struct page_opts *o, const char *kind,
     const char *title, const char *url, int depth)
 {
 	lua_State *L = tmpl_lua(w->tmpl);
-	char	*canon;
 
 	lua_createtable(L, 0, 8);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, w->site_ref);
@@ -325,10 +325,16 @@ S_push_vars(struct S_worker *w, const struct page_opts *o, const char *kind,
 	S_sets(L, "kind", kind);
 	S_sets(L, "title", title);
 	S_sets(L, "url", url);
-	canon = xasprintf("%s%s", o->cfg->base_url,
-	    strcmp(url, "index.html") ? url : "");
-	S_sets(L, "canonical", canon);
-	free(canon);
+	{
+		struct buf *c = &w->scratch;
+
+		buf_reset(c);
+		buf_puts(c, o->cfg->base_url);
+		if (strcmp(url, "index.html") != 0)
+			buf_puts(c, url);
+		lua_pushlstring(L, c->data, c->len);
+		lua_setfield(L, -2, "canonical");
+	}
 	lua_setfield(L, -2, "page");
 }
 
@@ -1642,6 +1648,7 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		filter_env_free(ctx.w[i].filter);
 		buf_free(&ctx.w[i].html);
 		buf_free(&ctx.w[i].body);
+		buf_free(&ctx.w[i].scratch);
 	}
 	free(ctx.w);
 	free(ctx.jobs);

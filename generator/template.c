@@ -36,7 +36,7 @@
 #include "util.h"
 
 /* Bump when the generated Lua changes, so cached pages are redone. */
-#define TMPL_VERSION	"fazhi-tmpl-1"
+#define TMPL_VERSION	"fazhi-tmpl-2"
 #define PROLOGUE	"local _ENV,__o,__e,__T,__W,__w=...;"
 #define HOOK_EVERY	1000	/* instructions between budget checks */
 #define JSON_DEPTH	64
@@ -67,6 +67,30 @@ struct tmpl_set {
 	size_t		 n;
 };
 
+/*
+ * {% include "NAME.html" cached K, … %}: a worker renders the include
+ * once per distinct key and reuses its output.  Bounded: past
+ * CACHE_ENTRIES entries or CACHE_BYTES bytes the cache starts over.
+ */
+#define CACHE_ENTRIES	256
+#define CACHE_BYTES	(4 * 1024 * 1024)
+#define CACHE_DEPTH	8	/* cached includes inside cached includes */
+
+struct S_cache {
+	char		*key;	/* NULL: empty slot */
+	size_t		 klen;
+	uint64_t	 hash;
+	char		*val;
+	size_t		 vlen;
+};
+
+struct S_capture {
+	char		*key;	/* owned */
+	size_t		 klen;
+	uint64_t	 hash;
+	size_t		 start;	/* where its output starts in env->out */
+};
+
 struct tmpl_env {
 	lua_State		*L;	/* main thread: loaded chunks live here */
 	lua_State		*co;	/* the thread renders run in */
@@ -84,6 +108,12 @@ struct tmpl_env {
 	int			 overrun; /* the budget ran out in this render */
 	const char		*stop_src; /* where it ran out: chunk name */
 	int			 stop_line;
+	struct S_cache		*cache;	/* cached includes' output, by key */
+	size_t			 ncache, capcache; /* entries; slots (power of 2) */
+	size_t			 cache_bytes;
+	struct S_capture	 capt[CACHE_DEPTH]; /* cached includes rendering */
+	int			 ncapt;
+	struct buf		 ckey;	/* the key being looked up */
 };
 
 #define S_ENV(L)	(*(struct tmpl_env **)lua_getextraspace(L))
@@ -386,8 +416,10 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 		return -1;
 	}
 	p = S_skip_ws(c, n, ne + 1);
-	buf_puts(o, "__T[");
-	S_put_lstr(o, name, ne - ns);
+	if (p >= n || S_at(c, n, p, "with")) {
+		buf_puts(o, "__T[");
+		S_put_lstr(o, name, ne - ns);
+	}
 	if (p >= n) {
 		buf_puts(o, "](_ENV,__o,__e,__T,__W,__w);");
 		S_put_newlines(o, c, 0, n);
@@ -397,10 +429,21 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 		S_put_newlines(o, c, 0, p);
 		buf_put(o, c + p + 4, n - p - 4);
 		buf_puts(o, "),__o,__e,__T,__W,__w);");
+	} else if (S_at(c, n, p, "cached") && S_word_end(c, n, p + 6) &&
+	    !S_blank(c + p + 6, n - p - 6)) {
+		/* __T[1] looks the key up; __T[2] keeps what was rendered. */
+		buf_puts(o, "if __T[1](");
+		S_put_lstr(o, name, ne - ns);
+		buf_puts(o, ",");
+		S_put_newlines(o, c, 0, p);
+		buf_put(o, c + p + 6, n - p - 6);
+		buf_puts(o, ") then __T[");
+		S_put_lstr(o, name, ne - ns);
+		buf_puts(o, "](_ENV,__o,__e,__T,__W,__w);__T[2]() end;");
 	} else {
 		diag_error(t->path, line, col, "include \"%s\": expected the "
-		    "end of the tag or 'with' and a table after the name",
-		    name);
+		    "end of the tag, 'with' and a table, or 'cached' and a key "
+		    "after the name", name);
 		free(name);
 		return -1;
 	}
@@ -1204,6 +1247,155 @@ S_with(lua_State *L)
 	return 1;
 }
 
+/* ---- cached includes ---- */
+
+static void
+S_cache_clear(struct tmpl_env *env)
+{
+	size_t	 i;
+
+	for (i = 0; i < env->capcache; i++) {
+		free(env->cache[i].key);
+		free(env->cache[i].val);
+	}
+	free(env->cache);
+	env->cache = NULL;
+	env->ncache = env->capcache = env->cache_bytes = 0;
+}
+
+static void
+S_capture_clear(struct tmpl_env *env)
+{
+	while (env->ncapt > 0)
+		if (--env->ncapt < CACHE_DEPTH)	/* deeper ones kept no key */
+			free(env->capt[env->ncapt].key);
+}
+
+/* The slot of key in the cache (capcache > 0), or the empty one for it. */
+static struct S_cache *
+S_cache_slot(struct tmpl_env *env, const char *key, size_t klen, uint64_t h)
+{
+	size_t	 i = (size_t)(h ^ h >> 32) & (env->capcache - 1);
+	struct S_cache *c;
+
+	for (;; i = (i + 1) & (env->capcache - 1)) {
+		c = &env->cache[i];
+		if (c->key == NULL || (c->hash == h && c->klen == klen &&
+		    memcmp(c->key, key, klen) == 0))
+			return c;
+	}
+}
+
+/*
+ * __T[1](name, k1, k2, …): append the cached output of include `name`
+ * with this key and return false, or start capturing it and return
+ * true (the caller renders the include, then calls __T[2]).  Keys are
+ * strings, numbers, booleans or nil, each kept with its type and length
+ * so that no two lists of keys meet.
+ */
+static int
+S_cache_begin(lua_State *L)
+{
+	struct tmpl_env *env = S_ENV(L);
+	struct buf *k = &env->ckey;
+	struct S_capture *cap;
+	const char *v;
+	size_t	 len;
+	uint64_t h;
+	int	 i, n = lua_gettop(L), t;
+
+	buf_reset(k);
+	for (i = 1; i <= n; i++) {
+		t = lua_type(L, i);
+		if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
+		    t != LUA_TNIL)
+			return luaL_error(L, "include … cached: key %d is a %s, "
+			    "not a string, number, boolean or nil", i - 1,
+			    luaL_typename(L, i));
+		v = t == LUA_TNIL ? "" : t == LUA_TBOOLEAN ?
+		    (lua_toboolean(L, i) ? "1" : "0") :
+		    S_push_string(L, i, &len);
+		if (t == LUA_TNIL || t == LUA_TBOOLEAN)
+			len = strlen(v);
+		/* Type and length as bytes: no two key lists read alike. */
+		buf_putc(k, t);
+		buf_put(k, &len, sizeof(len));
+		buf_put(k, v, len);
+	}
+	h = mem_hash_more(0, k->data, k->len);
+	if (env->capcache > 0) {
+		struct S_cache *c = S_cache_slot(env, k->data, k->len, h);
+
+		if (c->key != NULL) {
+			buf_put(env->out, c->val, c->vlen);
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+	}
+	/* Deeper than CACHE_DEPTH: rendered, not kept. */
+	if (env->ncapt < CACHE_DEPTH) {
+		cap = &env->capt[env->ncapt++];
+		cap->key = xmalloc(k->len + 1);
+		memcpy(cap->key, k->data, k->len);
+		cap->klen = k->len;
+		cap->hash = h;
+		cap->start = env->out->len;
+	} else
+		env->ncapt++;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* __T[2](): keep what the include just rendered under its key. */
+static int
+S_cache_end(lua_State *L)
+{
+	struct tmpl_env *env = S_ENV(L);
+	struct S_capture *cap;
+	struct S_cache *c;
+	size_t	 vlen, i, cap0;
+
+	if (env->ncapt == 0)
+		return 0;
+	if (env->ncapt-- > CACHE_DEPTH)
+		return 0;
+	cap = &env->capt[env->ncapt];
+	vlen = env->out->len - cap->start;
+	if (env->ncache + 1 > CACHE_ENTRIES ||
+	    env->cache_bytes + vlen > CACHE_BYTES)
+		S_cache_clear(env);
+	if (vlen > CACHE_BYTES) {
+		free(cap->key);
+		return 0;
+	}
+	if (2 * (env->ncache + 1) > env->capcache) {
+		struct S_cache *old = env->cache;
+
+		cap0 = env->capcache;
+		env->capcache = cap0 ? 2 * cap0 : 16;
+		env->cache = xcalloc(env->capcache, sizeof(*env->cache));
+		for (i = 0; i < cap0; i++)
+			if (old[i].key != NULL)
+				*S_cache_slot(env, old[i].key, old[i].klen,
+				    old[i].hash) = old[i];
+		free(old);
+	}
+	c = S_cache_slot(env, cap->key, cap->klen, cap->hash);
+	if (c->key != NULL) {		/* rendered twice in one page */
+		free(cap->key);
+		return 0;
+	}
+	c->key = cap->key;
+	c->klen = cap->klen;
+	c->hash = cap->hash;
+	c->val = xmalloc(vlen + 1);
+	memcpy(c->val, env->out->data + cap->start, vlen);
+	c->vlen = vlen;
+	env->ncache++;
+	env->cache_bytes += vlen;
+	return 0;
+}
+
 /* ---- helpers for templates ---- */
 
 static int
@@ -1808,6 +2000,11 @@ S_setup(lua_State *L)
 		lua_setfield(L, -3, set->v[i].name);
 		env->fnref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+	/* Integer keys, which no template name is: cached includes. */
+	lua_pushcfunction(L, S_cache_begin);
+	lua_rawseti(L, -2, 1);
+	lua_pushcfunction(L, S_cache_end);
+	lua_rawseti(L, -2, 2);
 	tmpl_readonly(L);
 	env->tref = luaL_ref(L, LUA_REGISTRYINDEX);
 
@@ -1949,6 +2146,7 @@ tmpl_render(struct tmpl_env *env, const char *name, struct buf *out)
 	env->overrun = 0;
 	status = lua_resume(co, L, 2, &nres);
 	env->out = NULL;
+	S_capture_clear(env);	/* a render stopped inside a cached include */
 	if (status == LUA_OK) {
 		lua_settop(co, 0);
 		return 0;
@@ -1975,6 +2173,9 @@ tmpl_env_free(struct tmpl_env *env)
 	lua_close(env->L);
 	lpool_free(&env->pool);
 	buf_free(&env->scratch);
+	buf_free(&env->ckey);
+	S_capture_clear(env);
+	S_cache_clear(env);
 	free(env->fnref);
 	free(env);
 }

@@ -38,6 +38,13 @@
  *                  quotes; includes are resolved, and include cycles
  *                  refused, at compile time.  Partials are ordinary
  *                  templates, by convention named _header.html etc.
+ *   {% include "NAME.html" cached k1, k2 %}
+ *                  As the first form, but each env renders it once per
+ *                  distinct list of keys (strings, numbers, booleans,
+ *                  nil; each kept with its type) and appends the kept
+ *                  output after that (Hugo's partialCached).  The keys
+ *                  must decide everything the partial writes.  At most
+ *                  256 outputs and 4 MB per env; then it starts over.
  *   {# comment #}  Ignored; not nested.
  *   Whitespace control: a '-' just inside a tag's opening ({{-, {{{-,
  *   {%-, {#-) removes the spaces and tabs right before the tag and

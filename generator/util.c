@@ -204,10 +204,10 @@ arena_free(struct arena *a)
  * no hash is ever written to a file, so it may change between versions.
  */
 uint64_t
-str_hash_more(uint64_t h, const char *s)
+mem_hash_more(uint64_t h, const void *p, size_t n)
 {
 	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	size_t	 n = strlen(s);
+	const unsigned char *s = p;
 	uint64_t w;
 
 	for (; n >= 8; n -= 8, s += 8) {
@@ -220,6 +220,12 @@ str_hash_more(uint64_t h, const char *s)
 	h = (h ^ w ^ (uint64_t)n << 59) * k;
 	h ^= h >> 29;
 	return h;
+}
+
+uint64_t
+str_hash_more(uint64_t h, const char *s)
+{
+	return mem_hash_more(h, s, strlen(s));
 }
 
 uint64_t
@@ -637,7 +643,16 @@ path_join(const char *a, const char *b)
 		return xstrdup(b);
 	if (*b == '\0')
 		return xstrndup(a, la);
-	return xasprintf("%.*s/%s", (int)la, a, b);
+	{
+		/* Not xasprintf: a build joins paths for every file it writes. */
+		size_t	 lb = strlen(b);
+		char	*p = xmalloc(la + 1 + lb + 1);
+
+		memcpy(p, a, la);
+		p[la] = '/';
+		memcpy(p + la + 1, b, lb + 1);
+		return p;
+	}
 }
 
 int

@@ -85,6 +85,8 @@ uint64_t str_hash(const char *);
 /* The hash of s continued from h: str_hash_more(str_hash(a), b) hashes
    the pair (a, b), not the string a b. */
 uint64_t str_hash_more(uint64_t h, const char *s);
+/* The same over n bytes, which may hold NULs. */
+uint64_t mem_hash_more(uint64_t h, const void *, size_t n);
 int	 strset_has(const struct strset *, const char *);
 /* Add s; return 1 if it was new, 0 if it was there already. */
 int	 strset_add(struct strset *, const char *);

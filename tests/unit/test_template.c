@@ -165,6 +165,7 @@ main(void)
 	S_check("hash is stable", memcmp(h1, h2, 32) == 0, "two compiles differ");
 	S_lines_kept(set, "multiline.html", root);
 	S_lines_kept(set, "ws.html", root);
+	S_lines_kept(set, "cached.html", root);
 
 	if ((env = tmpl_env_new(set)) == NULL)
 		return 1;
@@ -193,6 +194,31 @@ main(void)
 	S_expect(env, "include with a table", "with.html",
 	    "{ items = { 'a', '<b>' }, title = 'T' }",
 	    "<i>1:a:T</i><i>2:&lt;b&gt;:T</i>\n[][T]\n");
+	/* Cached includes: once per key and worker, then reused. */
+	S_expect(env, "cached include renders", "cached.html",
+	    "{ k = 'a', stamp = 1 }", "[1]|[1]\n");
+	S_expect(env, "cached include reused for the same key", "cached.html",
+	    "{ k = 'a', stamp = 2 }", "[1]|[1]\n");
+	S_expect(env, "cached include renders again for a new key",
+	    "cached.html", "{ k = 'b', stamp = 3 }", "[3]|[3]\n");
+	S_expect(env, "cached key nil", "nilkey.html", "{ stamp = 'n' }", "[n]");
+	S_expect(env, "cached key \"\" is not nil", "nilkey.html",
+	    "{ kk = '', stamp = 'e' }", "[e]");
+	S_expect(env, "cached key false is neither", "nilkey.html",
+	    "{ kk = false, stamp = 'f' }", "[f]");
+	S_expect(env, "cached key 1 (number) is not \"a\"", "nilkey.html",
+	    "{ kk = 1, stamp = 'i' }", "[i]");
+	S_expect(env, "cached includes nest", "nested.html",
+	    "{ stamp = 'p' }", "<[p]>[p]");
+	S_expect(env, "nested cached includes reused", "nested.html",
+	    "{ stamp = 'q' }", "<[p]>[p]");
+	S_expect_error(env, "cached key must be a plain value", "badkey.html",
+	    "{}", "themes/t/templates/badkey.html:1: error: include … cached: "
+	    "key 1 is a table, not a string, number, boolean or nil");
+	S_expect_error(env, "error inside a cached include", "cachederr.html",
+	    "{}", "themes/t/templates/_boom.html:1: error:");
+	S_expect(env, "cached include after an error in one", "cached.html",
+	    "{ k = 'c', stamp = 4 }", "[4]|[4]\n");
 	S_expect(env, "json escapes </script>", "json.html",
 	    "{ data = { name = '</script><x>', list = { 1, 2, 3 }, b = true, "
 	    "nested = { z = 1, a = 'é', f = 0.5 }, empty = {} } }",
@@ -373,7 +399,10 @@ main(void)
 	    "expected") != NULL &&
 	    strstr(d, "themes/syntax/templates/t.html:4: error: 'end' "
 	    "expected (to close 'for' at line 2)") != NULL &&
-	    strstr(d, "u.html") == NULL, "%s", d);
+	    strstr(d, "u.html") == NULL &&
+	    strstr(d, "themes/syntax/templates/v.html:1:1: error: include "
+	    "\"_x.html\": expected the end of the tag, 'with' and a table, "
+	    "or 'cached' and a key after the name") != NULL, "%s", d);
 	free(d);
 	diag_reset();
 
