@@ -368,6 +368,17 @@ S_compress(struct zstore *zs, struct zblob *b, const void *data, size_t len)
 		S_comp_put(zs, k, 1);
 }
 
+/*
+ * A sizes-only store's blob: what a stored entry would be.  No CRC: no
+ * zip is written from it.
+ */
+static void
+S_as_stored(struct zblob *b, size_t len)
+{
+	b->method = 0;
+	b->csize = (long long)len;
+}
+
 /* ---- shared segments ---- */
 
 struct zshared {
@@ -644,7 +655,10 @@ zstore_add(struct zstore *zs, const void *data, size_t len)
 	S_sha(data, len, sha);
 	b = S_lookup(zs, sha, len, NULL, &fresh);
 	if (fresh) {
-		S_compress(zs, b, data, len);
+		if (zs->sizes_only)
+			S_as_stored(b, len);
+		else
+			S_compress(zs, b, data, len);
 		S_ready(zs, b, 0);
 	}
 	return b;
@@ -659,7 +673,8 @@ zstore_add_shared(struct zstore *zs, const void *data, size_t len,
 	uint8_t		 sha[32];
 	int		 fresh;
 
-	if (sh == NULL || (at = S_find(data, len, sh)) == NULL)
+	if (sh == NULL || zs->sizes_only ||
+	    (at = S_find(data, len, sh)) == NULL)
 		return zstore_add(zs, data, len);
 	S_sha(data, len, sha);
 	b = S_lookup(zs, sha, len, sh, &fresh);

@@ -56,10 +56,12 @@ struct zblob;
 struct zstore	*zstore_new(const char *spill_dir);
 
 /*
- * Keep no compressed bytes, only what zip_size() and zip_manifest() need
- * (sizes, CRC-32, SHA-256): for dry runs, which write no zip.  Blobs are
- * still compressed, so their sizes are exact; zblob_raw() fails with
- * ENODATA and zip_write() with a message.  Only before the first add.
+ * Compress nothing and keep no bytes: for dry runs, which write no zip.
+ * A blob is sized as a stored entry (its size, uncompressed), so
+ * zip_size() gives an upper bound, and zip_manifest() is exact (SHA-256
+ * and size); zblob_raw() fails with ENODATA and zip_write() with a
+ * message.  Blobs added raw keep their size and no bytes.  Only before
+ * the first add.
  */
 void		 zstore_sizes_only(struct zstore *);
 

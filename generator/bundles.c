@@ -273,8 +273,8 @@ bundles_new(const struct site *s, const struct config *cfg, const char *root,
 	bd->base_path = xstrdup(p ? p : "/");
 	/*
 	 * Spill big blobs beside the output, never into memory without
-	 * bound.  A dry run writes no zip: it keeps the sizes the pages
-	 * show, not the bytes (a million reports' would be 12 GB).
+	 * bound.  A dry run writes no zip: it compresses nothing and keeps
+	 * no bytes (a million reports' would be 12 GB).
 	 */
 	bd->zs = zstore_new(bd->dry ? NULL : out_staging(out));
 	if (bd->dry)

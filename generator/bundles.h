@@ -59,9 +59,11 @@
  * and attachments are read and compressed on every build, since the
  * zips need them.
  *
- * A dry output (fazhi check) gets everything but the files: sizes are
- * computed, the whole-site bundle is skipped (its files were never
- * written), and every bundle is declared to the link check.
+ * A dry output (fazhi check) gets everything but the files: nothing is
+ * compressed (sizes are those of uncompressed entries, an upper bound;
+ * deflating every file only to show a size nobody sees made a check as
+ * slow as a build), the whole-site bundle is skipped (its files were
+ * never written), and every bundle is declared to the link check.
  *
  * Thread-safety: bundles_report_*() may run on any worker, each for a
  * different report; bundles_push*() may run concurrently once the
