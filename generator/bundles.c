@@ -81,6 +81,8 @@ struct bundles {
 	struct S_zip	*zips;		/* departments, years, categories */
 	size_t		 nzips;
 	struct S_zip	 whole;		/* the whole site */
+	struct zip_entry *offline;	/* its pages given by bundles_site_page() */
+	size_t		 noffline;
 	size_t		 count;		/* zips written */
 	int		 failed;
 };
@@ -350,6 +352,9 @@ bundles_free(struct bundles *bd)
 		free(z->out);
 		free(z->name);
 	}
+	for (i = 0; i < bd->noffline; i++)
+		free((char *)bd->offline[i].name);
+	free(bd->offline);
 	free(bd->zips);
 	free(bd->rep);
 	free(bd->css);
@@ -1289,11 +1294,17 @@ S_push_row(struct bundles *bd, lua_State *L, const struct group *g)
 }
 
 void
-bundles_push_downloads(struct bundles *bd, lua_State *L, int offline)
+bundles_push_downloads(struct bundles *bd, lua_State *L, int offline,
+    size_t from, size_t to)
 {
 	const struct site *s = bd->site;
 	size_t	 i, k;
 	int	 n;
+
+	if (to > s->ndepts)
+		to = s->ndepts;
+	if (from > to)
+		from = to;
 
 	lua_pushboolean(L, offline);
 	lua_setfield(L, -2, "offline");
@@ -1315,8 +1326,8 @@ bundles_push_downloads(struct bundles *bd, lua_State *L, int offline)
 			lua_rawseti(L, -2, ++n);
 		}
 	lua_setfield(L, -2, "categories");
-	lua_createtable(L, (int)s->ndepts, 0);
-	for (i = 0; i < s->ndepts; i++) {
+	lua_createtable(L, (int)(to - from), 0);
+	for (i = from; i < to; i++) {
 		const struct group *g = &s->depts[i];
 
 		S_push_row(bd, L, g);
@@ -1336,7 +1347,7 @@ bundles_push_downloads(struct bundles *bd, lua_State *L, int offline)
 			lua_rawseti(L, -2, (lua_Integer)k + 1);
 		}
 		lua_setfield(L, -2, "reports");
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
+		lua_rawseti(L, -2, (lua_Integer)(i - from) + 1);
 	}
 	lua_setfield(L, -2, "departments");
 	lua_setfield(L, -2, "downloads");
@@ -1463,15 +1474,42 @@ S_site_file(void *arg, size_t i, int worker)
 	free(data);
 }
 
+void
+bundles_site_page(struct bundles *bd, const char *name, const char *html,
+    size_t len)
+{
+	struct buf b = { 0 };
+
+	if (bd->dry)
+		return;
+	S_online_bundles(bd, html, len, &b);
+	bd->offline = xgrow(bd->offline, bd->noffline, sizeof(*bd->offline));
+	bd->offline[bd->noffline].name = xstrdup(name);
+	bd->offline[bd->noffline++].blob = zstore_add(bd->zs,
+	    b.data ? b.data : "", b.len);
+	buf_free(&b);
+}
+
+/* Is rel one of the pages given by bundles_site_page()? */
+static int
+S_is_offline(const struct bundles *bd, const char *rel)
+{
+	size_t	 i;
+
+	for (i = 0; i < bd->noffline; i++)
+		if (strcmp(bd->offline[i].name, rel) == 0)
+			return 1;
+	return 0;
+}
+
 int
-bundles_site(struct bundles *bd, const char *offline_html, size_t len,
-    int nworkers)
+bundles_site(struct bundles *bd, int nworkers)
 {
 	const struct site *s = bd->site;
 	struct S_zip *z = &bd->whole;
 	struct S_files f = { 0 };
 	struct S_sitejob j;
-	struct buf h = { 0 }, b = { 0 };
+	struct buf h = { 0 };
 	size_t	 i, n = 0;
 	int	 rc = -1;
 
@@ -1492,20 +1530,19 @@ bundles_site(struct bundles *bd, const char *offline_html, size_t len,
 		free(j.blobs);
 		goto out;
 	}
-	z->e = xcalloc(f.n + 3, sizeof(*z->e));
+	z->e = xcalloc(f.n + bd->noffline + 2, sizeof(*z->e));
 	for (i = 0; i < f.n; i++) {
-		/* downloads.html is not written yet; if it were, ours wins. */
-		if (offline_html != NULL && strcmp(f.v[i], "downloads.html") == 0)
+		/* The online downloads pages: their offline copies win. */
+		if (S_is_offline(bd, f.v[i]))
 			continue;
 		z->e[n].name = xstrdup(f.v[i]);
 		z->e[n++].blob = j.blobs[i];
 	}
 	free(j.blobs);
-	if (offline_html != NULL) {
-		S_online_bundles(bd, offline_html, len, &b);
-		z->e[n].name = xstrdup("downloads.html");
-		z->e[n++].blob = zstore_add(bd->zs, b.data ? b.data : "", b.len);
-		buf_free(&b);
+	for (i = 0; i < bd->noffline; i++) {
+		z->e[n].name = bd->offline[i].name;
+		z->e[n++].blob = bd->offline[i].blob;
+		bd->offline[i].name = NULL;
 	}
 	z->mtime = 0;
 	for (i = 0; i < s->n; i++)

@@ -39,9 +39,10 @@
  *      after which bundles_push(BUNDLE_REPORT) gives its size;
  *   2. bundles_groups(): department, year and category zips;
  *   3. listing pages: bundles_push_group();
- *   4. after every other file: downloads.html rendered with
- *      bundles_push_downloads(offline = 1) into bundles_site(), which
- *      writes the whole-site zip, then downloads.html with offline = 0.
+ *   4. after every other file: each downloads page rendered with
+ *      bundles_push_downloads(offline = 1) into bundles_site_page(),
+ *      and with offline = 0 into the site; then bundles_site() writes
+ *      the whole-site zip.
  *
  * Incremental builds: a report page shows its bundle's size, so the
  * bundles_report_*() functions mix the bundle's URL and size into the
@@ -147,23 +148,32 @@ void		 bundles_push(struct bundles *, lua_State *,
 void		 bundles_push_group(struct bundles *, lua_State *,
 		    const struct group *);
 /*
- * Set `offline` and `downloads` on the table at the top of L, for
- * downloads.html: downloads = { site = bundle, years = { { name, url,
+ * Set `offline` and `downloads` on the table at the top of L, for a
+ * downloads page: downloads = { site = bundle, years = { { name, url,
  * count, bundle }… }, categories = {…} (non-empty ones),
  * departments = { { name, url, count, bundle, reports = { { year,
- * title, url, bundle }… } }… } }, in the site index's orders.
+ * title, url, bundle }… } }… } }, in the site index's orders;
+ * departments only those from index `from` to before `to` (a page's).
  */
 void		 bundles_push_downloads(struct bundles *, lua_State *,
-		    int offline);
+		    int offline, size_t from, size_t to);
+
+/*
+ * A page the whole-site bundle holds instead of the published one of
+ * that name: a downloads page rendered with offline = true.  Its links
+ * to bundles are pointed at base_url here; it is compressed at once and
+ * not kept.  A dry output ignores it.
+ */
+void		 bundles_site_page(struct bundles *, const char *name,
+		    const char *html, size_t len);
 
 /*
  * The whole-site bundle: every file now in the staging directory but
- * bundles/ and dot files, plus downloads.html from offline_html (NULL:
- * none).  Call after every other file is written.  Return 0 or -1
- * (diagnosed).  A dry output skips it.
+ * bundles/ and dot files, the pages given by bundles_site_page() in
+ * place of theirs.  Call after every other file is written.  Return 0
+ * or -1 (diagnosed).  A dry output skips it.
  */
-int		 bundles_site(struct bundles *, const char *offline_html,
-		    size_t len, int nworkers);
+int		 bundles_site(struct bundles *, int nworkers);
 
 /* Zip files written (or, dry, that would be). */
 size_t		 bundles_count(const struct bundles *);

@@ -68,6 +68,7 @@ struct S_ctx {
 	size_t		*ncatdepts;
 	size_t		*deptpos;	/* a department's place in its category's list */
 	char		**dixurl;	/* per category: its departments index, or NULL */
+	int		 dl;		/* the downloads pages are built */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
@@ -123,6 +124,8 @@ S_npages(size_t n, int size)
 #define DEPTS_TEMPLATE	"departments.html"
 #define DEPTS_PAGE	100
 #define HOME_DEPTS	100
+/* Departments, with their reports' bundles, on a downloads page. */
+#define DOWNLOAD_DEPTS	100
 
 /* File (not URL) of page n of category c's departments index. */
 static char *
@@ -1335,13 +1338,13 @@ S_sitemap(struct S_ctx *ctx)
 	const char *base = o->cfg->base_url;
 	struct S_smap m;
 	size_t	 i, total;
-	int	 dl = o->bundles && tmpl_exists(o->tmpl, "downloads.html");
+	size_t	 dl = ctx->dl ? S_npages(s->ndepts, DOWNLOAD_DEPTS) : 0;
 	char	*robots;
 	int	 rc;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
-	total = 1 + ctx->njobs + s->n + (size_t)dl;
+	total = 1 + ctx->njobs + s->n + dl;
 	m.split = total > SITEMAP_MAX;
 	S_smap_url(&m, "index.html", NULL);
 	for (i = 0; i < ctx->njobs; i++) {
@@ -1355,8 +1358,12 @@ S_sitemap(struct S_ctx *ctx)
 	}
 	for (i = 0; i < s->n; i++)
 		S_smap_url(&m, s->reports[i].url, s->reports[i].date);
-	if (dl)
-		S_smap_url(&m, "downloads.html", NULL);
+	for (i = 1; i <= dl; i++) {
+		char *u = S_page_url("downloads.html", i);
+
+		S_smap_url(&m, u, NULL);
+		free(u);
+	}
 	S_smap_flush(&m);
 	if (m.split) {
 		buf_puts(&m.b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
@@ -1430,37 +1437,65 @@ S_static(struct S_ctx *ctx, const char *abs, const char *rel, size_t *count)
  * zip, whose exact size the published one then shows.  Called after
  * every other file is written.
  */
+/*
+ * The downloads pages: downloads.html, then downloads-2.html and on,
+ * DOWNLOAD_DEPTS departments a page with their reports' bundles (a
+ * national site's one page would hold a million links).  Each is
+ * rendered with offline = true for the whole-site bundle, then, once
+ * that bundle's size is known, as published.
+ */
 static void
 S_downloads(struct S_ctx *ctx, struct S_worker *w)
 {
 	const struct page_opts *o = ctx->o;
+	const struct site *s = o->site;
 	lua_State *L = tmpl_lua(w->tmpl);
 	struct buf off = { 0 };
+	size_t	 p, np = S_npages(s->ndepts, DOWNLOAD_DEPTS);
 	int	 offline, nw = o->workers > 0 ? o->workers : 1;
-	int	 have = tmpl_exists(o->tmpl, "downloads.html");
+	char	*url, *title, *c;
 
-	for (offline = 1; have && offline >= 0; offline--) {
-		S_push_vars(w, o, "downloads", "下载", "downloads.html", 0);
-		S_page_table(L);
-		lua_createtable(L, 2, 0);
-		S_crumb(L, 1, "首页", "index.html");
-		S_crumb(L, 2, "下载", NULL);
-		lua_setfield(L, -2, "breadcrumbs");
-		S_sets(L, "description", "按报告、部门、年度、类别和全站打包的"
-		    "离线压缩包，解压后可直接用浏览器阅读。");
-		lua_pop(L, 1);
-		bundles_push_downloads(ctx->bd, L, offline);
-		if (!offline)
-			S_render(ctx, w, "downloads.html", "downloads.html");
-		else if (tmpl_render(w->tmpl, "downloads.html", &off) == -1 ||
-		    bundles_site(ctx->bd, off.data ? off.data : "", off.len,
-		    nw) == -1) {
+	for (offline = 1; offline >= 0 && !ctx->failed; offline--) {
+		if (!offline && bundles_site(ctx->bd, nw) == -1) {
 			ctx->failed = 1;
 			break;
 		}
+		for (p = 1; ctx->dl && p <= np && !ctx->failed; p++) {
+			url = S_page_url("downloads.html", p);
+			title = p == 1 ? xstrdup("下载") :
+			    xasprintf("下载（第 %zu 页）", p);
+			S_push_vars(w, o, "downloads", title, url, 0);
+			S_page_table(L);
+			lua_createtable(L, 3, 0);
+			S_crumb(L, 1, "首页", "index.html");
+			S_crumb(L, 2, "下载", p == 1 ? NULL : "downloads.html");
+			if (p > 1) {
+				c = xasprintf("第 %zu 页", p);
+				S_crumb(L, 3, c, NULL);
+				free(c);
+			}
+			lua_setfield(L, -2, "breadcrumbs");
+			S_sets(L, "description", "按报告、部门、年度、类别和全站"
+			    "打包的离线压缩包，解压后可直接用浏览器阅读。");
+			S_push_pagination(L, "downloads.html", p, np);
+			lua_pop(L, 1);
+			bundles_push_downloads(ctx->bd, L, offline,
+			    (p - 1) * DOWNLOAD_DEPTS, p * DOWNLOAD_DEPTS);
+			if (!offline)
+				S_render(ctx, w, "downloads.html", url);
+			else {
+				buf_reset(&off);
+				if (tmpl_render(w->tmpl, "downloads.html",
+				    &off) == -1)
+					ctx->failed = 1;
+				else
+					bundles_site_page(ctx->bd, url,
+					    off.data ? off.data : "", off.len);
+			}
+			free(url);
+			free(title);
+		}
 	}
-	if (!have && bundles_site(ctx->bd, NULL, 0, nw) == -1)
-		ctx->failed = 1;
 	buf_free(&off);
 }
 
@@ -1494,6 +1529,15 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		    sizeof(size_t));
 		ctx.deptpos[i] = ctx.ncatdepts[c];
 		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
+	}
+	ctx.dl = o->bundles && tmpl_exists(o->tmpl, "downloads.html");
+	/* Downloads pages past the first, known before any page links them. */
+	for (p = 2; ctx.dl && o->links != NULL &&
+	    p <= S_npages(s->ndepts, DOWNLOAD_DEPTS); p++) {
+		char *u = S_page_url("downloads.html", p);
+
+		links_add_target(o->links, u);
+		free(u);
 	}
 	if (tmpl_exists(o->tmpl, DEPTS_TEMPLATE))
 		for (i = 0; i < s->ncats; i++)

@@ -2,8 +2,9 @@
 # The departments index (部门名录) per category: at national scale the
 # home page cannot list every department, so a category with more than
 # 100 departments is linked to its index, which pages through them 100
-# at a time.  Builds a generated site of 230 + 3 departments; a theme
-# without departments.html builds no index.  Prints PASS/FAIL lines.
+# at a time; the downloads page pages through departments the same way.
+# Builds a generated site of 230 + 3 departments; a theme without
+# departments.html builds no index.  Prints PASS/FAIL lines.
 # Env: FAZHI (the generator), ROOT (the repository).
 set -u
 : "${FAZHI:?}" "${ROOT:?}"
@@ -117,6 +118,41 @@ check("a department page links the index page that lists it",
 smap = page("sitemap.xml")
 check("the sitemap lists every index page",
       all(("departments/%s" % urllib.parse.quote(f)) in smap for f in files))
+
+# The downloads pages: 100 departments each, every bundle on one page.
+dls = sorted(f for f in os.listdir(site) if re.fullmatch(r"downloads(-\d+)?\.html", f))
+check("233 departments make three downloads pages",
+      dls == ["downloads-2.html", "downloads-3.html", "downloads.html"], str(dls))
+zips = sorted(os.path.relpath(os.path.join(d, f), site)
+              for d, _, fs in os.walk(os.path.join(site, "bundles")) for f in fs)
+seen = {}
+for f in dls:
+    for h in hrefs(page(f)):
+        if h.startswith("bundles/"):
+            seen.setdefault(h, set()).add(f)
+per_report = [z for z in zips if z.startswith(("bundles/report/", "bundles/department/"))]
+missing = [z for z in zips if z not in seen]
+twice = [z for z in per_report if len(seen.get(z, ())) > 1]
+check("every bundle is linked from the downloads pages (%d)" % len(zips),
+      zips and not missing, str(missing[:3]))
+check("each department's and report's bundle on exactly one page",
+      not twice, str(twice[:3]))
+p1, p2 = page("downloads.html"), page("downloads-2.html")
+check("the whole site, years and categories are on the first page only",
+      'id="dl-site"' in p1 and 'id="dl-site"' not in p2 and 'id="dl-years"' not in p2)
+check("downloads pages chain with rel=prev/next",
+      '<link rel="next" href="downloads-2.html">' in p1 and
+      '<link rel="prev" href="downloads.html">' in p2 and
+      '<link rel="next" href="downloads-3.html">' in p2)
+check("the sitemap lists every downloads page",
+      all("https://dix.example.gov.cn/" + f in smap for f in dls))
+import zipfile
+with zipfile.ZipFile(os.path.join(site, "bundles/全站.zip")) as z:
+    off = {n: z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("downloads")}
+check("the whole-site zip holds the offline copy of every downloads page",
+      sorted(off) == dls and all("离线副本" in t and 'href="bundles/' not in t
+                                 and 'href="https://dix.example.gov.cn/bundles/' in t
+                                 for t in off.values()), str(sorted(off)))
 sys.exit(failed)
 PY
 
