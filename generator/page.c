@@ -865,6 +865,20 @@ S_push_pagination(lua_State *L, const char *base, size_t page, size_t npages)
 }
 
 /*
+ * A listing page the build cache already has under key: keep it, count
+ * it and return 1; else return 0.
+ */
+static int
+S_reuse(struct S_ctx *ctx, const char *out, const unsigned char key[32])
+{
+	if (out_cache_reuse(ctx->o->out, out, key, NULL) != 0)
+		return 0;
+	__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
+	out_cache_put(ctx->o->out, out, key, NULL);
+	return 1;
+}
+
+/*
  * A page of a category's departments index (DEPTS_TEMPLATE): each
  * department with its report count and newest report.
  */
@@ -904,9 +918,7 @@ S_deptindex(struct S_ctx *ctx, const struct S_list *job, size_t i,
 			    ctx->catdepts[ci][k]].reports[0]], 32);
 		sha256_final(&h, key);
 	}
-	if (out_cache_reuse(o->out, out, key, NULL) == 0) {
-		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
-		out_cache_put(o->out, out, key, NULL);
+	if (S_reuse(ctx, out, key)) {
 		free(out);
 		return;
 	}
@@ -1014,9 +1026,7 @@ S_listing(void *arg, size_t i, int worker)
 			sha256_update(&h, ctx->sumhash[idx[k]], 32);
 		sha256_final(&h, key);
 	}
-	if (out_cache_reuse(o->out, out, key, NULL) == 0) {
-		__atomic_add_fetch(&ctx->pages, 1, __ATOMIC_RELAXED);
-		out_cache_put(o->out, out, key, NULL);
+	if (S_reuse(ctx, out, key)) {
 		free(out);
 		return;
 	}
