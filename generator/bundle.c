@@ -732,11 +732,18 @@ zstore_add_raw(struct zstore *zs, const void *raw, size_t rawlen, int method,
 	return b;
 }
 
+/* Are b's compressed bytes kept?  Not in a sizes-only store. */
+static int
+S_has_bytes(const struct zblob *b)
+{
+	return b->mem != NULL || b->spilled || b->csize == 0;
+}
+
 int
 zblob_raw(const struct zblob *b, struct buf *out)
 {
-	if (b->mem == NULL && !b->spilled && b->csize > 0) {
-		errno = ENODATA;	/* a sizes-only store */
+	if (!S_has_bytes(b)) {
+		errno = ENODATA;
 		return -1;
 	}
 	buf_grow(out, (size_t)b->csize);
@@ -966,7 +973,7 @@ S_add_entry(zipFile zf, const struct zip_entry *e, unsigned long dos,
 	long long	 done, k;
 	int		 z64, r;
 
-	if (b->mem == NULL && !b->spilled && b->csize > 0) {
+	if (!S_has_bytes(b)) {
 		buf_printf(err, "\"%s\": its store keeps sizes only", e->name);
 		return -1;
 	}

@@ -83,6 +83,7 @@ struct bundles {
 	struct S_zip	 whole;		/* the whole site */
 	struct zip_entry *offline;	/* its pages given by bundles_site_page() */
 	size_t		 noffline;
+	struct strset	 offline_names;	/* their names, for the site's walk */
 	size_t		 count;		/* zips written */
 	int		 failed;
 };
@@ -355,6 +356,7 @@ bundles_free(struct bundles *bd)
 	for (i = 0; i < bd->noffline; i++)
 		free((char *)bd->offline[i].name);
 	free(bd->offline);
+	strset_free(&bd->offline_names);
 	free(bd->zips);
 	free(bd->rep);
 	free(bd->css);
@@ -1487,19 +1489,8 @@ bundles_site_page(struct bundles *bd, const char *name, const char *html,
 	bd->offline[bd->noffline].name = xstrdup(name);
 	bd->offline[bd->noffline++].blob = zstore_add(bd->zs,
 	    b.data ? b.data : "", b.len);
+	strset_add(&bd->offline_names, name);
 	buf_free(&b);
-}
-
-/* Is rel one of the pages given by bundles_site_page()? */
-static int
-S_is_offline(const struct bundles *bd, const char *rel)
-{
-	size_t	 i;
-
-	for (i = 0; i < bd->noffline; i++)
-		if (strcmp(bd->offline[i].name, rel) == 0)
-			return 1;
-	return 0;
 }
 
 int
@@ -1533,7 +1524,7 @@ bundles_site(struct bundles *bd, int nworkers)
 	z->e = xcalloc(f.n + bd->noffline + 2, sizeof(*z->e));
 	for (i = 0; i < f.n; i++) {
 		/* The online downloads pages: their offline copies win. */
-		if (S_is_offline(bd, f.v[i]))
+		if (strset_has(&bd->offline_names, f.v[i]))
 			continue;
 		z->e[n].name = xstrdup(f.v[i]);
 		z->e[n++].blob = j.blobs[i];

@@ -68,7 +68,7 @@ struct S_ctx {
 	size_t		*ncatdepts;
 	size_t		*deptpos;	/* a department's place in its category's list */
 	char		**dixurl;	/* per category: its departments index, or NULL */
-	int		 dl;		/* the downloads pages are built */
+	size_t		 dlpages;	/* downloads pages, 0 when none is built */
 	struct S_list	*jobs;		/* listing pages */
 	size_t		 njobs;
 	struct bundles	*bd;		/* zip bundles (bundles.h), or NULL */
@@ -108,6 +108,17 @@ S_page_url(const char *base, size_t n)
 	return xasprintf("%.*s-%zu.html", (int)(len - 5), base, n);
 }
 
+/* File (not URL) of page n of category c's departments index. */
+static char *
+S_dix_file(const struct group *c, size_t n)
+{
+	char	*first = xasprintf("departments/%s.html", c->key);
+	char	*f = S_page_url(first, n);
+
+	free(first);
+	return f;
+}
+
 static size_t
 S_npages(size_t n, int size)
 {
@@ -127,13 +138,6 @@ S_npages(size_t n, int size)
 /* Departments, with their reports' bundles, on a downloads page. */
 #define DOWNLOAD_DEPTS	100
 
-/* File (not URL) of page n of category c's departments index. */
-static char *
-S_dix_file(const struct group *c, size_t n)
-{
-	return n <= 1 ? xasprintf("departments/%s.html", c->key) :
-	    xasprintf("departments/%s-%zu.html", c->key, n);
-}
 
 static void
 S_push_group(lua_State *L, const struct group *g)
@@ -143,6 +147,18 @@ S_push_group(lua_State *L, const struct group *g)
 	S_sets(L, "url", g->url);
 	S_sets(L, "key", g->key);
 	S_seti(L, "count", (long long)g->n);
+}
+
+/*
+ * On the category group at the top: department_count, the departments
+ * whose newest report is in it, and departments_url, its index (or no
+ * field without one).
+ */
+static void
+S_category_fields(const struct S_ctx *ctx, lua_State *L, size_t ci)
+{
+	S_seti(L, "department_count", (long long)ctx->ncatdepts[ci]);
+	S_sets(L, "departments_url", ctx->dixurl[ci]);
 }
 
 static void
@@ -292,8 +308,7 @@ S_push_site(lua_State *L, const struct S_ctx *ctx)
 	/* Each category's departments: how many, and their index. */
 	for (i = 0; i < s->ncats; i++) {
 		lua_rawgeti(L, -1, (lua_Integer)i + 1);
-		S_seti(L, "department_count", (long long)ctx->ncatdepts[i]);
-		S_sets(L, "departments_url", ctx->dixurl[i]);
+		S_category_fields(ctx, L, i);
 		lua_pop(L, 1);
 	}
 	S_ro_groups(L);
@@ -938,8 +953,7 @@ S_deptindex(struct S_ctx *ctx, const struct S_list *job, size_t i,
 	S_push_pagination(L, base, job->page, job->npages);
 	lua_pop(L, 1);
 	S_push_group(L, c);
-	S_seti(L, "department_count", (long long)n);
-	S_sets(L, "departments_url", base);
+	S_category_fields(ctx, L, ci);
 	lua_setfield(L, -2, "group");
 	lua_createtable(L, (int)(to - from), 0);
 	for (k = from; k < to; k++) {
@@ -1075,13 +1089,8 @@ S_listing(void *arg, size_t i, int worker)
 	lua_pop(L, 1);
 	if (job->g) {
 		S_push_group(L, job->g);
-		if (strcmp(job->kind, "category") == 0) {
-			size_t ci = (size_t)(job->g - s->cats);
-
-			S_seti(L, "department_count",
-			    (long long)ctx->ncatdepts[ci]);
-			S_sets(L, "departments_url", ctx->dixurl[ci]);
-		}
+		if (strcmp(job->kind, "category") == 0)
+			S_category_fields(ctx, L, (size_t)(job->g - s->cats));
 		lua_setfield(L, -2, "group");
 	}
 	if (job->g && ctx->bd != NULL) {	/* bundles.h */
@@ -1348,13 +1357,12 @@ S_sitemap(struct S_ctx *ctx)
 	const char *base = o->cfg->base_url;
 	struct S_smap m;
 	size_t	 i, total;
-	size_t	 dl = ctx->dl ? S_npages(s->ndepts, DOWNLOAD_DEPTS) : 0;
 	char	*robots;
 	int	 rc;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
-	total = 1 + ctx->njobs + s->n + dl;
+	total = 1 + ctx->njobs + s->n + ctx->dlpages;
 	m.split = total > SITEMAP_MAX;
 	S_smap_url(&m, "index.html", NULL);
 	for (i = 0; i < ctx->njobs; i++) {
@@ -1368,7 +1376,7 @@ S_sitemap(struct S_ctx *ctx)
 	}
 	for (i = 0; i < s->n; i++)
 		S_smap_url(&m, s->reports[i].url, s->reports[i].date);
-	for (i = 1; i <= dl; i++) {
+	for (i = 1; i <= ctx->dlpages; i++) {
 		char *u = S_page_url("downloads.html", i);
 
 		S_smap_url(&m, u, NULL);
@@ -1458,10 +1466,9 @@ static void
 S_downloads(struct S_ctx *ctx, struct S_worker *w)
 {
 	const struct page_opts *o = ctx->o;
-	const struct site *s = o->site;
 	lua_State *L = tmpl_lua(w->tmpl);
 	struct buf off = { 0 };
-	size_t	 p, np = S_npages(s->ndepts, DOWNLOAD_DEPTS);
+	size_t	 p, np = ctx->dlpages;
 	int	 offline, nw = o->workers > 0 ? o->workers : 1;
 	char	*url, *title, *c;
 
@@ -1470,7 +1477,7 @@ S_downloads(struct S_ctx *ctx, struct S_worker *w)
 			ctx->failed = 1;
 			break;
 		}
-		for (p = 1; ctx->dl && p <= np && !ctx->failed; p++) {
+		for (p = 1; p <= np && !ctx->failed; p++) {
 			url = S_page_url("downloads.html", p);
 			title = p == 1 ? xstrdup("下载") :
 			    xasprintf("下载（第 %zu 页）", p);
@@ -1540,10 +1547,10 @@ page_build(const struct page_opts *o, struct build_stats *st)
 		ctx.deptpos[i] = ctx.ncatdepts[c];
 		ctx.catdepts[c][ctx.ncatdepts[c]++] = i;
 	}
-	ctx.dl = o->bundles && tmpl_exists(o->tmpl, "downloads.html");
+	if (o->bundles && tmpl_exists(o->tmpl, "downloads.html"))
+		ctx.dlpages = S_npages(s->ndepts, DOWNLOAD_DEPTS);
 	/* Downloads pages past the first, known before any page links them. */
-	for (p = 2; ctx.dl && o->links != NULL &&
-	    p <= S_npages(s->ndepts, DOWNLOAD_DEPTS); p++) {
+	for (p = 2; o->links != NULL && p <= ctx.dlpages; p++) {
 		char *u = S_page_url("downloads.html", p);
 
 		links_add_target(o->links, u);
