@@ -6,9 +6,12 @@
 # For each size N it generates a deterministic corpus (gencorpus.c), then
 # times cold builds, alternating Fazhi and Hugo, with the output on tmpfs
 # and on disk; each figure is the best of BENCH_REPEAT runs by wall time.
-# It also times two floors on the same corpus (cmark-gfm parsing and
-# rendering alone, and `cp -r` of the Markdown as a write floor), an
-# incremental rebuild after editing one report, and runs the component
+# It also times floors on the same corpus (cmark-gfm parsing and
+# rendering alone, `cp -r` of the Markdown as a write floor, and, up to
+# 50k reports, libdeflate alone on the built pages at levels 1, 4 and 6),
+# a Fazhi build whose report template holds only the title and the body
+# ("bare": what the theme costs), an incremental rebuild after editing
+# one report, and runs the component
 # benchmarks (bundle_bench, filter_bench, template_bench) when built.
 # Tables go to stdout, progress to stderr.  Benchmarks are not tests: the
 # exit status is 0 unless the harness itself cannot run.
@@ -83,6 +86,14 @@ if cc -O2 -std=c11 -Wall -Wextra $(pkg-config --cflags libcmark-gfm 2>/dev/null)
 	HAVE_CMARK=1
 else
 	say "cmark_floor does not compile (see $BUILD/cmark_floor.log): no parse floor"
+fi
+
+HAVE_DEFLATE=0
+if cc -O2 -std=c11 -Wall -Wextra -o "$BUILD/deflate_floor" \
+    "$ROOT/tests/bench/deflate_floor.c" -ldeflate 2>"$BUILD/deflate_floor.log"; then
+	HAVE_DEFLATE=1
+else
+	say "deflate_floor does not compile (see $BUILD/deflate_floor.log): no deflate floor"
 fi
 
 HAVE_FAZHI=1
@@ -179,6 +190,9 @@ build_cmd() {
 	case $1 in
 	fazhi) CMD=("$FAZHI" build -C "$2" -o "$3" --quiet --no-bundles) ;;
 	fazhi+bundles) CMD=("$FAZHI" build -C "$2" -o "$3" --quiet) ;;
+	# The same pages with the report template cut to title and body:
+	# what the rest of a build costs when a report page has no theme.
+	fazhi-bare) CMD=("$FAZHI" build -C "$2-bare" -o "$3" --quiet --no-bundles) ;;
 	hugo)
 		CMD=("$HUGO" --quiet -s "$2/hugo" -d "$3" --cacheDir "$WORK_DISK/hugo-cache")
 		if [ -z "${GOMEMLIMIT:-}" ]; then
@@ -274,6 +288,61 @@ floors() {
 		done
 		rm -rf "$dir/cp-floor"
 	done
+}
+
+# bare CORPUS: CORPUS-bare, the same site whose report template holds
+# only the title and the body (no head partial, header, breadcrumbs,
+# metadata, contents, year links or footer).
+bare() {
+	local corpus=$1 b=$1-bare
+	rm -rf "$b"
+	mkdir -p "$b" || return 1
+	ln -s "$corpus/content" "$b/content"
+	ln -s "$ROOT/filters" "$b/filters"
+	cp "$corpus/site.yaml" "$b/" && cp -rL "$ROOT/themes" "$b/themes" || return 1
+	cat >"$b/themes/default/templates/report.html" <<'EOT'
+<!DOCTYPE html>
+<html lang="{{ site.language }}">
+<head>
+<meta charset="utf-8">
+<title>{{ report.title }}</title>
+</head>
+<body>
+<h1>{{ report.title }}</h1>
+{{{ report.content }}}
+</body>
+</html>
+EOT
+}
+
+# deflate_floors N CORPUS: build the pages once (not timed) and deflate
+# every file of them, one thread, at levels 1, 4 and 6.
+deflate_floors() {
+	local n=$1 corpus=$2 out=$WORK_SHM/out-deflate log lv line
+	[ "$HAVE_DEFLATE" = 1 ] && [ "$HAVE_FAZHI" = 1 ] || return 0
+	log=$WORK_DISK/log-$n-deflate.txt
+	rm -rf "$out" "$out".fazhi-*
+	say "$n|floor-deflate: building the pages to compress"
+	if ! "$FAZHI" build -C "$corpus" -o "$out" --quiet --no-bundles >"$log" 2>&1; then
+		fail "$n|floor-deflate-6|-" "$log" "failed (the build for it failed)"
+		return
+	fi
+	say "$n|floor-deflate: deflate_floor $out"
+	if "$BUILD/deflate_floor" "$out" 1 4 6 >"$log" 2>&1; then
+		for lv in 1 4 6; do
+			line=$(grep "^deflate_floor level=$lv " "$log") || continue
+			set -- $line
+			local k="$n|floor-deflate-$lv|-" files bytes o sec
+			files=${3#files=} bytes=${4#bytes=} o=${5#out=} sec=${6#s=}
+			WALL[$k]=$sec CPU[$k]=$sec RSS[$k]=0 STATUS[$k]=ok
+			FILES[$k]=$files
+			OUTMB[$k]=$(awk -v o="$o" 'BEGIN { printf "%.0f", o / 1048576 }')
+			NOTE[$k]="$((bytes / 1048576)) MB in, $(awk -v o="$o" -v b="$bytes" 'BEGIN { printf "%.1f", 100 * o / b }')% out"
+		done
+	else
+		fail "$n|floor-deflate-6|-" "$log" "failed"
+	fi
+	rm -rf "$out" "$out".fazhi-*
 }
 
 # incremental N CORPUS: edit one report, rebuild (tmpfs output).
@@ -385,6 +454,7 @@ table() {
 	for medium in "$@"; do
 		row "$n" "$n|fazhi|$medium" "fazhi --no-bundles" "$medium"
 		row "$n" "$n|fazhi+bundles|$medium" "fazhi (with bundles)" "$medium"
+		row "$n" "$n|fazhi-bare|$medium" "fazhi, bare report page" "$medium"
 		row "$n" "$n|hugo|$medium" "hugo" "$medium"
 		ratio "$n|fazhi|$medium" "$n|hugo|$medium" "$medium"
 	done
@@ -392,6 +462,9 @@ table() {
 	for medium in "$@"; do
 		row "$n" "$n|floor-cp|$medium" "floor: cp -r content" "$medium"
 	done
+	row "$n" "$n|floor-deflate-1|-" "floor: deflate pages, l1" "-" -
+	row "$n" "$n|floor-deflate-4|-" "floor: deflate pages, l4" "-" -
+	row "$n" "$n|floor-deflate-6|-" "floor: deflate pages, l6" "-" -
 	if [ -n "${STATUS[$n|incr-fazhi-cold|tmpfs]:-}${STATUS[$n|incr-hugo-edit|tmpfs]:-}" ]; then
 		echo "incremental, one report edited (a paragraph appended), output on tmpfs:"
 		row "$n" "$n|incr-fazhi-cold|tmpfs" "fazhi cold build" tmpfs
@@ -454,12 +527,18 @@ for n in $SIZES; do
 	fi
 
 	floors "$n" "$corpus" $media
+	if [ "$n" -le 50000 ] && [[ " $media " == *" tmpfs "* ]]; then
+		bare "$corpus" || say "$n reports: cannot make $corpus-bare"
+		deflate_floors "$n" "$corpus"
+	fi
 
 	reps=$(repeats "$n")
 	for medium in $media; do
 		tools=()
 		[ "$HAVE_FAZHI" = 1 ] && tools+=(fazhi)
 		[ "$HAVE_FAZHI" = 1 ] && [ "$medium" = tmpfs ] && tools+=(fazhi+bundles)
+		[ "$HAVE_FAZHI" = 1 ] && [ "$medium" = tmpfs ] && [ "$n" -le 50000 ] &&
+		    [ -d "$corpus-bare" ] && tools+=(fazhi-bare)
 		[ "$HAVE_HUGO" = 1 ] && tools+=(hugo)
 		for r in $(seq "$reps"); do
 			say "$n reports, output on $medium: run $r/$reps"
@@ -469,7 +548,7 @@ for n in $SIZES; do
 		done
 	done
 	# A build that failed by itself fails the tool at this size.
-	for tool in fazhi fazhi+bundles hugo; do
+	for tool in fazhi fazhi+bundles fazhi-bare hugo; do
 		for medium in $media; do
 			case ${STATUS[$n|$tool|$medium]:-} in
 			'failed (exit 137'*) ;;
@@ -484,7 +563,7 @@ for n in $SIZES; do
 
 	table "$n" $media
 	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		rm -rf "$corpus" "$WORK_SHM"/out-* "$WORK_DISK"/out-*
+		rm -rf "$corpus" "$corpus-bare" "$WORK_SHM"/out-* "$WORK_DISK"/out-*
 	fi
 done
 
