@@ -1186,6 +1186,10 @@ S_group_job(void *arg, size_t i, int worker)
 	S_group_entries(j->bd, z);
 	if (S_write(j->bd, z->out, z->e, z->n, z->mtime, z->size) == -1)
 		j->failed = 1;
+	/* Only its size is wanted from here on (the downloads pages). */
+	S_entries_free(z->e, z->n);
+	z->e = NULL;
+	z->n = 0;
 }
 
 int
@@ -1208,6 +1212,18 @@ bundles_groups(struct bundles *bd, int nworkers)
 			j.v[j.n++] = &bd->zips[i];
 	pool_run(j.n, nworkers, S_group_job, &j);
 	free(j.v);
+	/*
+	 * Every zip that holds a report's files is written: drop their
+	 * names, which at national scale would otherwise stay for the
+	 * rest of the build (the blobs stay in the store).
+	 */
+	for (i = 0; i < bd->site->n; i++) {
+		S_entries_free(bd->rep[i].e, bd->rep[i].n);
+		bd->rep[i].e = NULL;
+		bd->rep[i].n = 0;
+		free(bd->rep[i].dir);
+		bd->rep[i].dir = NULL;
+	}
 	return j.failed ? -1 : 0;
 }
 
@@ -1526,7 +1542,8 @@ bundles_site(struct bundles *bd, int nworkers)
 		/* The online downloads pages: their offline copies win. */
 		if (strset_has(&bd->offline_names, f.v[i]))
 			continue;
-		z->e[n].name = xstrdup(f.v[i]);
+		z->e[n].name = f.v[i];	/* moved, not copied */
+		f.v[i] = NULL;
 		z->e[n++].blob = j.blobs[i];
 	}
 	free(j.blobs);
@@ -1550,6 +1567,9 @@ bundles_site(struct bundles *bd, int nworkers)
 	z->n = n;
 	z->size = zip_size(z->e, z->n);
 	rc = S_write(bd, z->out, z->e, z->n, z->mtime, z->size);
+	S_entries_free(z->e, z->n);
+	z->e = NULL;
+	z->n = 0;
 out:
 	for (i = 0; i < f.n; i++)
 		free(f.v[i]);
