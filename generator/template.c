@@ -36,8 +36,8 @@
 #include "util.h"
 
 /* Bump when the generated Lua changes, so cached pages are redone. */
-#define TMPL_VERSION	"fazhi-tmpl-2"
-#define PROLOGUE	"local _ENV,__o,__e,__T,__W,__w=...;"
+#define TMPL_VERSION	"fazhi-tmpl-3"
+#define PROLOGUE	"local _ENV,__o,__e,__T,__W,__w,__B=...;"
 #define HOOK_EVERY	1000	/* instructions between budget checks */
 #define JSON_DEPTH	64
 #define NONE		((size_t)-1)
@@ -47,6 +47,17 @@ struct incl {
 	int	 line;		/* position of the include tag */
 	int	 col;
 	size_t	 target;	/* index in the set, or NONE */
+	int	 extends;	/* 1: {% extends %}, 0: {% include %} */
+};
+
+/* A {% block NAME %} of a template. */
+struct tblock {
+	char	*name;
+	int	 line;		/* position of the block tag */
+	int	 col;
+	int	 define;	/* 1: an override (top level of an extending
+				   template), 0: a place that can be filled */
+	int	 open;		/* its endblock not seen yet */
 };
 
 struct tmpl {
@@ -58,6 +69,11 @@ struct tmpl {
 	struct buf	 lua;	/* generated chunk */
 	struct incl	*incs;	/* include tags, in order */
 	size_t		 nincs;
+	size_t		 ext;	/* the extends entry in incs, or NONE */
+	struct tblock	*blocks; /* block tags, in order */
+	size_t		 nblocks;
+	size_t		 depth;	/* blocks open while translating */
+	int		 content; /* output seen (for 'extends must be first') */
 	int		 bad;	/* 1 if diagnosed: not syntax-checked */
 	int		 mark;	/* cycle search: 0 new, 1 on the path, 2 done */
 };
@@ -453,6 +469,170 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 	inc->line = line;
 	inc->col = col;
 	inc->target = NONE;
+	inc->extends = 0;
+	return 1;
+}
+
+/* The name of a block tag at c[p..n): an identifier, then the end. */
+static char *
+S_block_name(const char *c, size_t n, size_t p, size_t *len)
+{
+	size_t	 q;
+
+	p = S_skip_ws(c, n, p);
+	for (q = p; q < n && (c[q] == '_' || (c[q] >= 'a' && c[q] <= 'z') ||
+	    (c[q] >= 'A' && c[q] <= 'Z') || (q > p && c[q] >= '0' &&
+	    c[q] <= '9')); q++)
+		continue;
+	if (!S_blank(c + q, n - q))
+		return NULL;
+	*len = q - p;
+	return (char *)c + p;
+}
+
+/*
+ * Template inheritance, as in Jinja and Zola's Tera (Hugo's baseof):
+ *
+ *	{% extends "_base.html" %}	first tag of a template
+ *	{% block NAME %} … {% endblock %}
+ *
+ * In a template that extends another, a block at the top level is an
+ * override: the chunk stores it as a function in __B (the first stored
+ * wins, so the most derived template's does) and ends by running its
+ * parent with __B.  Anywhere else a block is a place: it runs the
+ * override if there is one, else its own body.  Only blocks may write
+ * output in an extending template; Lua statements outside them run
+ * first.  Overrides see the template's variables, not the parent's
+ * locals.  Return 1 if c was one of these tags, 0 if not, -1 on an
+ * error (diagnosed).
+ */
+static int
+S_inherit(struct tmpl *t, const char *c, size_t n, int line, int col)
+{
+	struct buf *o = &t->lua;
+	struct tblock *b;
+	struct incl *inc;
+	size_t	 p, q, len, k;
+	const char *name;
+	int	 rc = 0;
+
+	p = S_skip_ws(c, n, 0);
+	if (S_at(c, n, p, "endblock") && S_word_end(c, n, p + 8)) {
+		for (k = t->nblocks; k > 0 && !t->blocks[k - 1].open; k--)
+			continue;
+		if (k == 0) {
+			diag_error(t->path, line, col,
+			    "endblock: no block is open");
+			return -1;
+		}
+		b = &t->blocks[k - 1];
+		/* Closed even when misnamed: one error, not two. */
+		b->open = 0;
+		t->depth--;
+		buf_puts(o, b->define ? " end end;" : " end;");
+		S_put_newlines(o, c, 0, n);
+		if ((name = S_block_name(c, n, p + 8, &len)) == NULL ||
+		    (len > 0 && (len != strlen(b->name) ||
+		    memcmp(name, b->name, len) != 0))) {
+			diag_error(t->path, line, col, "endblock: expected "
+			    "'endblock' or 'endblock %s' (the block opened at "
+			    "line %d)", b->name, b->line);
+			return -1;
+		}
+		return 1;
+	}
+	if (S_at(c, n, p, "block") && S_word_end(c, n, p + 5) &&
+	    !S_blank(c + p + 5, n - p - 5)) {
+		/* A bad block is still opened, for its endblock. */
+		if ((name = S_block_name(c, n, p + 5, &len)) == NULL ||
+		    len == 0) {
+			diag_error(t->path, line, col, "block: expected a "
+			    "name (letters, digits and '_') and the end of "
+			    "the tag");
+			rc = -1;
+			name = "";
+			len = 0;
+		}
+		for (k = 0; rc == 0 && k < t->nblocks; k++)
+			if (strlen(t->blocks[k].name) == len &&
+			    memcmp(t->blocks[k].name, name, len) == 0) {
+				diag_error(t->path, line, col, "block '%.*s' "
+				    "is already defined at line %d", (int)len,
+				    name, t->blocks[k].line);
+				rc = -1;
+			}
+		t->blocks = xrealloc(t->blocks,
+		    (t->nblocks + 1) * sizeof(*t->blocks));
+		b = &t->blocks[t->nblocks++];
+		b->name = xstrndup(name, len);
+		b->line = line;
+		b->col = col;
+		b->define = t->ext != NONE && t->depth == 0;
+		b->open = 1;
+		t->depth++;
+		t->content = 1;
+		if (b->define) {
+			buf_puts(o, "if not __B[");
+			S_put_lstr(o, b->name, len);
+			buf_puts(o, "] then __B[");
+			S_put_lstr(o, b->name, len);
+			buf_puts(o, "]=function() ");
+		} else {
+			buf_puts(o, "if __B and __B[");
+			S_put_lstr(o, b->name, len);
+			buf_puts(o, "] then __B[");
+			S_put_lstr(o, b->name, len);
+			buf_puts(o, "]() else ");
+		}
+		S_put_newlines(o, c, 0, n);
+		return rc == 0 ? 1 : -1;
+	}
+	if (!S_at(c, n, p, "extends") || !S_word_end(c, n, p + 7))
+		return 0;
+	q = S_skip_ws(c, n, p + 7);
+	if (q >= n || (c[q] != '"' && c[q] != '\'')) {
+		diag_error(t->path, line, col,
+		    "extends: expected a quoted template name");
+		return -1;
+	}
+	for (p = q + 1; p < n && c[p] != c[q] && c[p] != '\n' &&
+	    c[p] != '\\'; p++)
+		continue;
+	len = p - q - 1;
+	name = c + q + 1;
+	if (p >= n || !S_blank(c + p + 1, n - p - 1)) {
+		diag_error(t->path, line, col, "extends: the template name "
+		    "must be a plain quoted string, alone in the tag");
+		return -1;
+	}
+	if (t->ext != NONE || t->content) {
+		diag_error(t->path, line, col, "extends must be the first "
+		    "tag of the template, before any text, block or output%s",
+		    t->ext != NONE ? " (and only once)" : "");
+		return -1;
+	}
+	if (len <= 5 || memcmp(name + len - 5, ".html", 5) != 0 ||
+	    memchr(name, '/', len) != NULL) {
+		diag_error(t->path, line, col, "extends: '%.*s' is not a "
+		    "template name (NAME.html, in the same templates "
+		    "directory)", (int)len, name);
+		return -1;
+	}
+	t->incs = xrealloc(t->incs, (t->nincs + 1) * sizeof(*t->incs));
+	t->ext = t->nincs;
+	inc = &t->incs[t->nincs++];
+	inc->name = xstrndup(name, len);
+	inc->line = line;
+	inc->col = col;
+	inc->target = NONE;
+	inc->extends = 1;
+	if (!path_is_safe(inc->name)) {
+		diag_error(t->path, line, col, "extends: '%s' is not a "
+		    "template name", inc->name);
+		return -1;
+	}
+	buf_puts(o, "__B=__B or {};");
+	S_put_newlines(o, c, 0, n);
 	return 1;
 }
 
@@ -562,6 +742,37 @@ S_calls(const char *c, size_t n)
 	return 0;
 }
 
+/* Is the first tag of s[i..n), comments and white space aside, an extends? */
+static int
+S_extends_first(const char *s, size_t n, size_t i)
+{
+	size_t	 p;
+
+	for (;;) {
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+		    s[i] == '\r'))
+			i++;
+		if (i + 1 >= n || s[i] != '{')
+			return 0;
+		if (s[i + 1] == '#') {
+			for (p = i + 2; p + 1 < n &&
+			    !(s[p] == '#' && s[p + 1] == '}'); p++)
+				continue;
+			if (p + 1 >= n)
+				return 0;
+			i = p + 2;
+			continue;
+		}
+		if (s[i + 1] != '%')
+			return 0;
+		p = i + 2;
+		if (p < n && s[p] == '-')
+			p++;
+		p = S_skip_ws(s, n, p);
+		return S_at(s, n, p, "extends") && S_word_end(s, n, p + 7);
+	}
+}
+
 /* Translate t->src into t->lua.  Return 0, or -1 if diagnosed. */
 static int
 S_translate(struct tmpl *t)
@@ -571,11 +782,15 @@ S_translate(struct tmpl *t)
 	struct run run = { { 0 }, 0 };
 	size_t	 n = t->srclen, i = 0, j, a, b, k, open, nl = 0;
 	enum tag kind;
-	int	 rtrim = 0, ltrim, line, col, rc = 0, esc;
+	int	 rtrim = 0, ltrim, line, col, rc = 0, esc, extending, r;
 
 	buf_puts(o, PROLOGUE);
 	if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		i = 3;	/* a byte order mark is not page text */
+	t->ext = NONE;
+	t->depth = 0;
+	t->content = 0;
+	extending = S_extends_first(s, n, i);
 	for (;;) {
 		j = S_find_open(s, n, i);
 		kind = TAG_EXPR;
@@ -597,7 +812,23 @@ S_translate(struct tmpl *t)
 		a = rtrim ? S_trim_fwd(s, i, j) : i;
 		b = ltrim ? S_trim_back(s, a, j) : j;
 		S_run_newlines(o, &run, s, i, a);
-		if (a < b) {
+		if (a < b && extending && t->depth == 0) {
+			/* Only blocks show in a template that extends. */
+			if (!S_blank(s + a, b - a)) {
+				for (k = a; k < b && (s[k] == ' ' ||
+				    s[k] == '\t' || s[k] == '\n' ||
+				    s[k] == '\r'); k++)
+					continue;
+				S_position(s, k, &line, &col);
+				diag_error(t->path, line, col, "text outside "
+				    "a block: a template that extends another "
+				    "shows only its blocks");
+				rc = -1;
+			}
+			S_run_newlines(o, &run, s, a, b);
+		} else if (a < b) {
+			if (!S_blank(s + a, b - a))
+				t->content = 1;
 			S_run_slot(o, &run, 0);
 			S_put_lstr(&run.args, s + a, b - a);
 		}
@@ -633,7 +864,21 @@ S_translate(struct tmpl *t)
 		i = k;
 		if (kind == TAG_STMT) {
 			S_run_flush(o, &run);
-			switch (S_include(t, buf_cstr(&code), code.len, line, col)) {
+			r = S_inherit(t, buf_cstr(&code), code.len, line, col);
+			if (r == 0) {
+				r = S_include(t, buf_cstr(&code), code.len,
+				    line, col);
+				if (r == 1 && extending && t->depth == 0) {
+					diag_error(t->path, line, col,
+					    "include outside a block: a "
+					    "template that extends another "
+					    "shows only its blocks");
+					rc = -1;
+				}
+			}
+			if (!S_blank(code.data, code.len))
+				t->content = 1;
+			switch (r) {
 			case 1:
 				continue;
 			case -1:
@@ -656,6 +901,15 @@ S_translate(struct tmpl *t)
 			continue;
 		}
 		esc = kind == TAG_EXPR;
+		t->content = 1;
+		if (extending && t->depth == 0) {
+			diag_error(t->path, line, col, "'%.*s %s' outside a "
+			    "block: a template that extends another shows "
+			    "only its blocks", (int)open, s + j, close);
+			rc = -1;
+			S_run_newlines(o, &run, code.data, 0, code.len);
+			continue;
+		}
 		if (S_calls(code.data, code.len)) {
 			S_run_flush(o, &run);
 			buf_puts(o, esc ? "__e(" : "__o(");
@@ -672,6 +926,19 @@ S_translate(struct tmpl *t)
 	S_run_flush(o, &run);
 	buf_free(&run.args);
 	buf_free(&code);
+	for (k = 0; k < t->nblocks; k++)
+		if (t->blocks[k].open) {
+			diag_error(t->path, t->blocks[k].line, t->blocks[k].col,
+			    "unclosed block '%s' (no endblock follows)",
+			    t->blocks[k].name);
+			rc = -1;
+		}
+	if (t->ext != NONE) {
+		buf_puts(o, "return __T[");
+		S_put_lstr(o, t->incs[t->ext].name,
+		    strlen(t->incs[t->ext].name));
+		buf_puts(o, "](_ENV,__o,__e,__T,__W,__w,__B)");
+	}
 	if (rc == 0) {
 		/* The line-keeping rule the whole design rests on. */
 		for (k = 0; k < o->len; k++)
@@ -812,7 +1079,8 @@ S_cycles(struct tmpl_set *set, size_t i, size_t *stack, size_t depth)
 				buf_printf(&path, "%s -> ", set->v[stack[d]].name);
 			buf_puts(&path, set->v[target].name);
 			diag_error(t->path, t->incs[k].line, t->incs[k].col,
-			    "include cycle: %s", buf_cstr(&path));
+			    "%s cycle: %s", t->incs[k].extends ? "extends" :
+			    "include", buf_cstr(&path));
 			errs++;
 		} else if (set->v[target].mark == 0)
 			errs += S_cycles(set, target, stack, depth + 1);
@@ -857,6 +1125,53 @@ S_read_all(struct tmpl_set *set, const char *root, const char *rel)
 	return errs;
 }
 
+/* Does template i or one it extends have a block of this name? */
+static int
+S_has_block(const struct tmpl_set *set, size_t i, const char *name)
+{
+	const struct tmpl *t;
+	size_t	 k, steps;
+
+	for (steps = 0; i != NONE && steps <= set->n; steps++) {
+		t = &set->v[i];
+		for (k = 0; k < t->nblocks; k++)
+			if (strcmp(t->blocks[k].name, name) == 0)
+				return 1;
+		i = t->ext == NONE ? NONE : t->incs[t->ext].target;
+	}
+	return 0;
+}
+
+/*
+ * An override that no parent has a place for would never show: most
+ * likely a misspelt name.  Return the number of errors.
+ */
+static int
+S_overrides(struct tmpl_set *set)
+{
+	struct tmpl *t;
+	size_t	 i, k;
+	int	 errs = 0;
+
+	for (i = 0; i < set->n; i++) {
+		t = &set->v[i];
+		if (t->bad || t->ext == NONE)
+			continue;
+		for (k = 0; k < t->nblocks; k++)
+			if (t->blocks[k].define && !S_has_block(set,
+			    t->incs[t->ext].target, t->blocks[k].name)) {
+				diag_error(t->path, t->blocks[k].line,
+				    t->blocks[k].col, "block '%s': %s has no "
+				    "block of that name, so it would never "
+				    "show", t->blocks[k].name,
+				    t->incs[t->ext].name);
+				t->bad = 1;
+				errs++;
+			}
+	}
+	return errs;
+}
+
 /* Resolve includes and refuse cycles; return the number of errors. */
 static int
 S_link(struct tmpl_set *set, const char *rel)
@@ -872,7 +1187,8 @@ S_link(struct tmpl_set *set, const char *rel)
 			inc = &t->incs[k];
 			if ((inc->target = S_find(set, inc->name)) == NONE) {
 				diag_error(t->path, inc->line, inc->col,
-				    "include: no template '%s' in %s",
+				    "%s: no template '%s' in %s",
+				    inc->extends ? "extends" : "include",
 				    inc->name, rel);
 				t->bad = 1;
 				errs++;
@@ -884,6 +1200,8 @@ S_link(struct tmpl_set *set, const char *rel)
 		if (set->v[i].mark == 0)
 			errs += S_cycles(set, i, stack, 0);
 	free(stack);
+	if (errs == 0)
+		errs += S_overrides(set);
 	return errs;
 }
 
@@ -966,6 +1284,7 @@ tmpl_compile(const char *root, const char *theme)
 		set->v[set->n].name = xstrdup(de->d_name);
 		set->v[set->n].path = xasprintf("%s/%s", rel, de->d_name);
 		set->v[set->n].chunk = xasprintf("@%s/%s", rel, de->d_name);
+		set->v[set->n].ext = NONE;
 		set->n++;
 	}
 	closedir(dir);
@@ -1036,6 +1355,9 @@ tmpl_set_free(struct tmpl_set *set)
 		for (k = 0; k < t->nincs; k++)
 			free(t->incs[k].name);
 		free(t->incs);
+		for (k = 0; k < t->nblocks; k++)
+			free(t->blocks[k].name);
+		free(t->blocks);
 		free(t->name);
 		free(t->path);
 		free(t->chunk);

@@ -45,6 +45,21 @@
  *                  output after that (Hugo's partialCached).  The keys
  *                  must decide everything the partial writes.  At most
  *                  256 outputs and 4 MB per env; then it starts over.
+ *   {% extends "NAME.html" %}
+ *                  Must be the first tag (comments and white space
+ *                  aside).  The template is then NAME.html with the
+ *                  blocks it defines replacing NAME.html's blocks of the
+ *                  same names; the most derived template's wins along a
+ *                  chain.  Only its blocks show: other text, {{ }} and
+ *                  includes outside them are compile errors, and Lua
+ *                  statements outside them run before the parent.
+ *   {% block NAME %} … {% endblock [NAME] %}
+ *                  A replaceable part (NAME: letters, digits, '_').  A
+ *                  replacement sees the render's environment and its
+ *                  own template's locals, not the parent's.  Compile
+ *                  errors: a repeated name, an unclosed block, and a
+ *                  replacement whose name no parent has.  An include
+ *                  starts afresh: its blocks are not the includer's.
  *   {# comment #}  Ignored; not nested.
  *   Whitespace control: a '-' just inside a tag's opening ({{-, {{{-,
  *   {%-, {#-) removes the spaces and tabs right before the tag and

@@ -166,6 +166,8 @@ main(void)
 	S_lines_kept(set, "multiline.html", root);
 	S_lines_kept(set, "ws.html", root);
 	S_lines_kept(set, "cached.html", root);
+	S_lines_kept(set, "inh_child.html", root);
+	S_lines_kept(set, "_mid.html", root);
 
 	if ((env = tmpl_env_new(set)) == NULL)
 		return 1;
@@ -350,6 +352,27 @@ main(void)
 	S_expect_error(env, "unknown template", "nope.html", "{}",
 	    "no template 'nope.html'");
 
+	/* Inheritance: {% extends %} and {% block %}. */
+	S_expect(env, "a base renders its own blocks", "_layout.html",
+	    "{ site = 'S' }", "<h>Default</h>\n<p>base body</p>\n<f>S</f>\n");
+	S_expect(env, "a child fills its parent's blocks", "inh_child.html",
+	    "{ site = 'S', name = '<x>' }",
+	    "<h>Child &lt;x&gt;</h>\n<i>1</i><i>2</i>\n<f>S</f>\n");
+	S_expect(env, "a middle template renders alone", "_mid.html",
+	    "{ site = 'S' }", "<h>Default</h>\n<m>mid inner</m>\n<f>S</f>\n");
+	S_expect(env, "three levels: the most derived block wins",
+	    "inh_grand.html", "{ site = 'S' }",
+	    "<h>Grand</h>\n<m>grand inner</m>\n<f>S</f>\n");
+	S_expect(env, "an included child keeps its blocks to itself",
+	    "inh_incl.html", "{ site = 'S', name = 'n' }",
+	    "outer[<h>Child n</h>\n<i>1</i><i>2</i>\n<f>S</f>\n]\n");
+	S_expect(env, "the same env renders the base alone again",
+	    "_layout.html", "{ site = 'T' }",
+	    "<h>Default</h>\n<p>base body</p>\n<f>T</f>\n");
+	S_expect_error(env, "an error in an override names its line",
+	    "inh_err.html", "{}", "themes/t/templates/inh_err.html:3: error: "
+	    "attempt to index a nil value (global 'nope')");
+
 	t0 = now_seconds();
 	S_expect_error(env, "endless loop stopped", "forever.html", "{}",
 	    "themes/t/templates/forever.html:2: error: instruction budget "
@@ -405,6 +428,43 @@ main(void)
 	    "or 'cached' and a key after the name") != NULL, "%s", d);
 	free(d);
 	diag_reset();
+
+	bad = tmpl_compile(root, "inherit");
+	d = diag_collected_text();
+	S_check("inheritance errors, each at its tag", bad == NULL &&
+	    strstr(d, "themes/inherit/templates/text.html:2:1: error: text "
+	    "outside a block: a template that extends another shows only its "
+	    "blocks") != NULL &&
+	    strstr(d, "themes/inherit/templates/late.html:2:1: error: extends "
+	    "must be the first tag of the template") != NULL &&
+	    strstr(d, "themes/inherit/templates/noparent.html:1:1: error: "
+	    "extends: no template '_none.html'") != NULL &&
+	    strstr(d, "themes/inherit/templates/unclosed.html:1:1: error: "
+	    "unclosed block 'a'") != NULL &&
+	    strstr(d, "themes/inherit/templates/mismatch.html:1:15: error: "
+	    "endblock: expected 'endblock' or 'endblock a'") != NULL &&
+	    strstr(d, "themes/inherit/templates/dup.html:1:29: error: block "
+	    "'a' is already defined at line 1") != NULL &&
+	    strstr(d, "error: extends cycle: ") != NULL &&
+	    strstr(d, "themes/inherit/templates/expr.html:2:1: error: '{{ }}' "
+	    "outside a block") != NULL &&
+	    strstr(d, "themes/inherit/templates/incl.html:2:1: error: include "
+	    "outside a block") != NULL &&
+	    strstr(d, "themes/inherit/templates/badname.html:1:1: error: "
+	    "block: expected a name") != NULL &&
+	    strstr(d, "themes/inherit/templates/stray_end.html:1:1: error: "
+	    "endblock: no block is open") != NULL &&
+	    /* One error for each mistake, none that follow from it. */
+	    strstr(d, "mismatch.html:1:1: error: unclosed") == NULL &&
+	    strstr(d, "dup.html:1:43") == NULL &&
+	    strstr(d, "badname.html:1:16") == NULL, "%s", d);
+	free(d);
+	diag_reset();
+	/* Misspelt overrides are found once everything else is right. */
+	bad = tmpl_compile(root, "inherit2");
+	S_expect_diag("an override with no place in the parents", bad == NULL,
+	    "themes/inherit2/templates/typo.html:2:1: error: block 'typo': "
+	    "_base.html has no block of that name, so it would never show");
 
 	bad = tmpl_compile(root, "no-such-theme");
 	S_expect_diag("missing theme", bad == NULL,
