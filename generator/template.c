@@ -474,7 +474,7 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 }
 
 /* The name of a block tag at c[p..n): an identifier, then the end. */
-static char *
+static const char *
 S_block_name(const char *c, size_t n, size_t p, size_t *len)
 {
 	size_t	 q;
@@ -487,7 +487,7 @@ S_block_name(const char *c, size_t n, size_t p, size_t *len)
 	if (!S_blank(c + q, n - q))
 		return NULL;
 	*len = q - p;
-	return (char *)c + p;
+	return c + p;
 }
 
 /*
