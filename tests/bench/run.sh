@@ -429,7 +429,7 @@ row() {
 		return
 	fi
 	printf "$ROWFMT" "$label" "$medium" "${WALL[$k]}" "${CPU[$k]}" \
-	    "$((RSS[$k] / 1024))" \
+	    "$( [ "${RSS[$k]}" = 0 ] && echo - || echo $((RSS[$k] / 1024)) )" \
 	    "$(awk -v n="$n" -v w="${WALL[$k]}" -v per="$per" 'BEGIN { if (w > 0 && per == "") printf "%.0f", n / w; else print "-" }')" \
 	    "${FILES[$k]:--}" "${OUTMB[$k]:--}"
 	[ -z "${NOTE[$k]:-}" ] || printf '%-26s %-6s (%s)\n' "" "" "${NOTE[$k]}"
