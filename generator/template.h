@@ -72,7 +72,8 @@
  *   closing delimiters, and braces are counted, so {{ {a = {}} }} works.
  *   A short Lua comment (-- …) ends at the end of its line or at the
  *   tag's closing delimiter, whichever comes first.
- *   Names beginning with two underscores are reserved.
+ *   Names beginning with two underscores are reserved, and so are
+ *   extends, block and endblock as the first word of a {% %}.
  *
  * Lines: the Lua code generated for line N of a template is on line N
  * of its chunk, loaded as "@themes/THEME/templates/NAME.html", so Lua's
