@@ -394,6 +394,55 @@ S_word_end(const char *s, size_t n, size_t p)
 }
 
 /*
+ * The template name quoted at c[q] in a tag (c[q] is the quote): a
+ * file NAME.html of the same directory.  Return it, with *end at its
+ * closing quote, or NULL if diagnosed (tag names the tag).
+ */
+static char *
+S_tmpl_name(struct tmpl *t, const char *c, size_t n, size_t q,
+    const char *tag, int line, int col, size_t *end)
+{
+	size_t	 e;
+	char	*name;
+
+	for (e = q + 1; e < n && c[e] != c[q] && c[e] != '\n' &&
+	    c[e] != '\\'; e++)
+		continue;
+	if (e >= n || c[e] != c[q]) {
+		diag_error(t->path, line, col,
+		    "%s: the template name must be a plain quoted string", tag);
+		return NULL;
+	}
+	name = xstrndup(c + q + 1, e - q - 1);
+	if (!path_is_safe(name) || strchr(name, '/') != NULL ||
+	    e - q - 1 <= 5 || strcmp(name + (e - q - 1) - 5, ".html") != 0) {
+		diag_error(t->path, line, col, "%s: '%s' is not a "
+		    "template name (NAME.html, in the same templates "
+		    "directory)", tag, name);
+		free(name);
+		return NULL;
+	}
+	*end = e;
+	return name;
+}
+
+/* Record an include or extends of name (taken over); return its index. */
+static size_t
+S_add_incl(struct tmpl *t, char *name, int line, int col, int extends)
+{
+	struct incl *inc;
+
+	t->incs = xrealloc(t->incs, (t->nincs + 1) * sizeof(*t->incs));
+	inc = &t->incs[t->nincs];
+	inc->name = name;
+	inc->line = line;
+	inc->col = col;
+	inc->target = NONE;
+	inc->extends = extends;
+	return t->nincs++;
+}
+
+/*
  * If the statement code c is an include, emit it and record it.
  * Return 1 if it was one, 0 if it is ordinary Lua, -1 on a malformed
  * include (diagnosed).
@@ -402,7 +451,6 @@ static int
 S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 {
 	struct buf *o = &t->lua;
-	struct incl *inc;
 	size_t	 p, q, ns, ne;
 	char	*name;
 
@@ -413,24 +461,10 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 	q = S_skip_ws(c, n, p);
 	if (q >= n || (c[q] != '"' && c[q] != '\''))
 		return 0;
+	if ((name = S_tmpl_name(t, c, n, q, "include", line, col, &ne)) ==
+	    NULL)
+		return -1;
 	ns = q + 1;
-	for (ne = ns; ne < n && c[ne] != c[q] && c[ne] != '\n' &&
-	    c[ne] != '\\'; ne++)
-		continue;
-	if (ne >= n || c[ne] != c[q]) {
-		diag_error(t->path, line, col,
-		    "include: the template name must be a plain quoted string");
-		return -1;
-	}
-	name = xstrndup(c + ns, ne - ns);
-	if (!path_is_safe(name) || strchr(name, '/') != NULL ||
-	    ne - ns <= 5 || strcmp(name + (ne - ns) - 5, ".html") != 0) {
-		diag_error(t->path, line, col, "include: '%s' is not a "
-		    "template name (NAME.html, in the same templates "
-		    "directory)", name);
-		free(name);
-		return -1;
-	}
 	p = S_skip_ws(c, n, ne + 1);
 	if (p >= n || S_at(c, n, p, "with")) {
 		buf_puts(o, "__T[");
@@ -463,13 +497,7 @@ S_include(struct tmpl *t, const char *c, size_t n, int line, int col)
 		free(name);
 		return -1;
 	}
-	t->incs = xrealloc(t->incs, (t->nincs + 1) * sizeof(*t->incs));
-	inc = &t->incs[t->nincs++];
-	inc->name = name;
-	inc->line = line;
-	inc->col = col;
-	inc->target = NONE;
-	inc->extends = 0;
+	S_add_incl(t, name, line, col, 0);
 	return 1;
 }
 
@@ -511,9 +539,9 @@ S_inherit(struct tmpl *t, const char *c, size_t n, int line, int col)
 {
 	struct buf *o = &t->lua;
 	struct tblock *b;
-	struct incl *inc;
 	size_t	 p, q, len, k;
 	const char *name;
+	char	*pname;
 	int	 rc = 0;
 
 	p = S_skip_ws(c, n, 0);
@@ -595,42 +623,23 @@ S_inherit(struct tmpl *t, const char *c, size_t n, int line, int col)
 		    "extends: expected a quoted template name");
 		return -1;
 	}
-	for (p = q + 1; p < n && c[p] != c[q] && c[p] != '\n' &&
-	    c[p] != '\\'; p++)
-		continue;
-	len = p - q - 1;
-	name = c + q + 1;
-	if (p >= n || !S_blank(c + p + 1, n - p - 1)) {
+	if ((pname = S_tmpl_name(t, c, n, q, "extends", line, col, &p)) ==
+	    NULL)
+		return -1;
+	if (!S_blank(c + p + 1, n - p - 1)) {
 		diag_error(t->path, line, col, "extends: the template name "
 		    "must be a plain quoted string, alone in the tag");
+		free(pname);
 		return -1;
 	}
 	if (t->ext != NONE || t->content) {
 		diag_error(t->path, line, col, "extends must be the first "
 		    "tag of the template, before any text, block or output%s",
 		    t->ext != NONE ? " (and only once)" : "");
+		free(pname);
 		return -1;
 	}
-	if (len <= 5 || memcmp(name + len - 5, ".html", 5) != 0 ||
-	    memchr(name, '/', len) != NULL) {
-		diag_error(t->path, line, col, "extends: '%.*s' is not a "
-		    "template name (NAME.html, in the same templates "
-		    "directory)", (int)len, name);
-		return -1;
-	}
-	t->incs = xrealloc(t->incs, (t->nincs + 1) * sizeof(*t->incs));
-	t->ext = t->nincs;
-	inc = &t->incs[t->nincs++];
-	inc->name = xstrndup(name, len);
-	inc->line = line;
-	inc->col = col;
-	inc->target = NONE;
-	inc->extends = 1;
-	if (!path_is_safe(inc->name)) {
-		diag_error(t->path, line, col, "extends: '%s' is not a "
-		    "template name", inc->name);
-		return -1;
-	}
+	t->ext = S_add_incl(t, pname, line, col, 1);
 	buf_puts(o, "__B=__B or {};");
 	S_put_newlines(o, c, 0, n);
 	return 1;
@@ -749,9 +758,7 @@ S_extends_first(const char *s, size_t n, size_t i)
 	size_t	 p;
 
 	for (;;) {
-		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-		    s[i] == '\r'))
-			i++;
+		i = S_skip_ws(s, n, i);
 		if (i + 1 >= n || s[i] != '{')
 			return 0;
 		if (s[i + 1] == '#') {
@@ -815,11 +822,7 @@ S_translate(struct tmpl *t)
 		if (a < b && extending && t->depth == 0) {
 			/* Only blocks show in a template that extends. */
 			if (!S_blank(s + a, b - a)) {
-				for (k = a; k < b && (s[k] == ' ' ||
-				    s[k] == '\t' || s[k] == '\n' ||
-				    s[k] == '\r'); k++)
-					continue;
-				S_position(s, k, &line, &col);
+				S_position(s, S_skip_ws(s, b, a), &line, &col);
 				diag_error(t->path, line, col, "text outside "
 				    "a block: a template that extends another "
 				    "shows only its blocks");
