@@ -330,6 +330,15 @@ S_entries_free(struct zip_entry *e, size_t n)
 	free(e);
 }
 
+/* Free a list of entries that is not needed any more, and empty it. */
+static void
+S_entries_drop(struct zip_entry **e, size_t *n)
+{
+	S_entries_free(*e, *n);
+	*e = NULL;
+	*n = 0;
+}
+
 void
 bundles_free(struct bundles *bd)
 {
@@ -1187,9 +1196,7 @@ S_group_job(void *arg, size_t i, int worker)
 	if (S_write(j->bd, z->out, z->e, z->n, z->mtime, z->size) == -1)
 		j->failed = 1;
 	/* Only its size is wanted from here on (the downloads pages). */
-	S_entries_free(z->e, z->n);
-	z->e = NULL;
-	z->n = 0;
+	S_entries_drop(&z->e, &z->n);
 }
 
 int
@@ -1218,9 +1225,7 @@ bundles_groups(struct bundles *bd, int nworkers)
 	 * rest of the build (the blobs stay in the store).
 	 */
 	for (i = 0; i < bd->site->n; i++) {
-		S_entries_free(bd->rep[i].e, bd->rep[i].n);
-		bd->rep[i].e = NULL;
-		bd->rep[i].n = 0;
+		S_entries_drop(&bd->rep[i].e, &bd->rep[i].n);
 		free(bd->rep[i].dir);
 		bd->rep[i].dir = NULL;
 	}
@@ -1567,9 +1572,7 @@ bundles_site(struct bundles *bd, int nworkers)
 	z->n = n;
 	z->size = zip_size(z->e, z->n);
 	rc = S_write(bd, z->out, z->e, z->n, z->mtime, z->size);
-	S_entries_free(z->e, z->n);
-	z->e = NULL;
-	z->n = 0;
+	S_entries_drop(&z->e, &z->n);
 out:
 	for (i = 0; i < f.n; i++)
 		free(f.v[i]);
