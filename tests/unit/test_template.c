@@ -96,6 +96,29 @@ S_expect_diag(const char *test, int ok, const char *want)
 	diag_reset();
 }
 
+/*
+ * Compile a broken fixture theme: it must fail, with every string of
+ * want among the diagnostics and none of absent (both NULL-terminated).
+ */
+static void
+S_expect_broken(const char *root, const char *test, const char *theme,
+    const char *const *want, const char *const *absent)
+{
+	struct tmpl_set *set = tmpl_compile(root, theme);
+	char	*d = diag_collected_text();
+	int	 ok = set == NULL;
+	size_t	 i;
+
+	for (i = 0; want[i] != NULL; i++)
+		ok &= strstr(d, want[i]) != NULL;
+	for (i = 0; absent != NULL && absent[i] != NULL; i++)
+		ok &= strstr(d, absent[i]) == NULL;
+	S_check(test, ok, "%s", d);
+	free(d);
+	diag_reset();
+	tmpl_set_free(set);
+}
+
 static void
 S_expect_error(struct tmpl_env *env, const char *test, const char *name,
     const char *vars, const char *want)
@@ -403,63 +426,50 @@ main(void)
 	    "themes/cycle/templates/c.html:1:1: error: include cycle: "
 	    "c.html -> c.html");
 
-	bad = tmpl_compile(root, "unclosed");
-	d = diag_collected_text();
-	S_check("unclosed tag with line and column", bad == NULL &&
-	    strstr(d, "themes/unclosed/templates/x.html:2:7: error: "
-	    "unclosed '{{'") != NULL &&
-	    strstr(d, "themes/unclosed/templates/y.html:3:3: error: "
-	    "unclosed '{%'") != NULL &&
-	    strstr(d, "themes/unclosed/templates/z.html:1:1: error: include: "
-	    "no template 'nope.html'") != NULL, "%s", d);
-	free(d);
-	diag_reset();
+	S_expect_broken(root, "unclosed tag with line and column", "unclosed",
+	    (const char *const[]){
+	    "themes/unclosed/templates/x.html:2:7: error: unclosed '{{'",
+	    "themes/unclosed/templates/y.html:3:3: error: unclosed '{%'",
+	    "themes/unclosed/templates/z.html:1:1: error: include: "
+	    "no template 'nope.html'", NULL }, NULL);
 
-	bad = tmpl_compile(root, "syntax");
-	d = diag_collected_text();
-	S_check("Lua syntax errors at template lines", bad == NULL &&
-	    strstr(d, "themes/syntax/templates/s.html:2: error: 'then' "
-	    "expected") != NULL &&
-	    strstr(d, "themes/syntax/templates/t.html:4: error: 'end' "
-	    "expected (to close 'for' at line 2)") != NULL &&
-	    strstr(d, "u.html") == NULL &&
-	    strstr(d, "themes/syntax/templates/v.html:1:1: error: include "
+	S_expect_broken(root, "Lua syntax errors at template lines", "syntax",
+	    (const char *const[]){
+	    "themes/syntax/templates/s.html:2: error: 'then' expected",
+	    "themes/syntax/templates/t.html:4: error: 'end' "
+	    "expected (to close 'for' at line 2)",
+	    "themes/syntax/templates/v.html:1:1: error: include "
 	    "\"_x.html\": expected the end of the tag, 'with' and a table, "
-	    "or 'cached' and a key after the name") != NULL, "%s", d);
-	free(d);
-	diag_reset();
+	    "or 'cached' and a key after the name", NULL },
+	    (const char *const[]){ "u.html", NULL });
 
-	bad = tmpl_compile(root, "inherit");
-	d = diag_collected_text();
-	S_check("inheritance errors, each at its tag", bad == NULL &&
-	    strstr(d, "themes/inherit/templates/text.html:2:1: error: text "
+	S_expect_broken(root, "inheritance errors, each at its tag", "inherit",
+	    (const char *const[]){
+	    "themes/inherit/templates/text.html:2:1: error: text "
 	    "outside a block: a template that extends another shows only its "
-	    "blocks") != NULL &&
-	    strstr(d, "themes/inherit/templates/late.html:2:1: error: extends "
-	    "must be the first tag of the template") != NULL &&
-	    strstr(d, "themes/inherit/templates/noparent.html:1:1: error: "
-	    "extends: no template '_none.html'") != NULL &&
-	    strstr(d, "themes/inherit/templates/unclosed.html:1:1: error: "
-	    "unclosed block 'a'") != NULL &&
-	    strstr(d, "themes/inherit/templates/mismatch.html:1:15: error: "
-	    "endblock: expected 'endblock' or 'endblock a'") != NULL &&
-	    strstr(d, "themes/inherit/templates/dup.html:1:29: error: block "
-	    "'a' is already defined at line 1") != NULL &&
-	    strstr(d, "error: extends cycle: ") != NULL &&
-	    strstr(d, "themes/inherit/templates/expr.html:2:1: error: '{{ }}' "
-	    "outside a block") != NULL &&
-	    strstr(d, "themes/inherit/templates/incl.html:2:1: error: include "
-	    "outside a block") != NULL &&
-	    strstr(d, "themes/inherit/templates/badname.html:1:1: error: "
-	    "block: expected a name") != NULL &&
-	    strstr(d, "themes/inherit/templates/stray_end.html:1:1: error: "
-	    "endblock: no block is open") != NULL &&
+	    "blocks",
+	    "themes/inherit/templates/late.html:2:1: error: extends "
+	    "must be the first tag of the template",
+	    "themes/inherit/templates/noparent.html:1:1: error: "
+	    "extends: no template '_none.html'",
+	    "themes/inherit/templates/unclosed.html:1:1: error: "
+	    "unclosed block 'a'",
+	    "themes/inherit/templates/mismatch.html:1:15: error: "
+	    "endblock: expected 'endblock' or 'endblock a'",
+	    "themes/inherit/templates/dup.html:1:29: error: block "
+	    "'a' is already defined at line 1",
+	    "error: extends cycle: ",
+	    "themes/inherit/templates/expr.html:2:1: error: '{{ }}' "
+	    "outside a block",
+	    "themes/inherit/templates/incl.html:2:1: error: include "
+	    "outside a block",
+	    "themes/inherit/templates/badname.html:1:1: error: "
+	    "block: expected a name",
+	    "themes/inherit/templates/stray_end.html:1:1: error: "
+	    "endblock: no block is open", NULL },
 	    /* One error for each mistake, none that follow from it. */
-	    strstr(d, "mismatch.html:1:1: error: unclosed") == NULL &&
-	    strstr(d, "dup.html:1:43") == NULL &&
-	    strstr(d, "badname.html:1:16") == NULL, "%s", d);
-	free(d);
-	diag_reset();
+	    (const char *const[]){ "mismatch.html:1:1: error: unclosed",
+	    "dup.html:1:43", "badname.html:1:16", NULL });
 	/* Misspelt overrides are found once everything else is right. */
 	bad = tmpl_compile(root, "inherit2");
 	S_expect_diag("an override with no place in the parents", bad == NULL,
