@@ -40,12 +40,8 @@ import hashlib, html.parser, os, re, sys, urllib.parse, zipfile
 site, proj = sys.argv[1], sys.argv[2]
 B = os.path.join(site, "bundles")
 fails = {}
-
-def check(name, ok, why=""):
-    if ok:
-        print("PASS " + name)
-    else:
-        print("FAIL %s: %s" % (name, why))
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "e2e"))
+from pycheck import check, done
 
 def fail(name, why):
     fails.setdefault(name, why)

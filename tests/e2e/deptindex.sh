@@ -54,11 +54,8 @@ fi
 python3 - "$tmp/site" <<'PY' || fails=$((fails + 1))
 import os, re, sys, urllib.parse
 site = sys.argv[1]
-failed = 0
-def check(name, ok, why=""):
-    global failed
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok or not why else ": " + why))
-    failed |= not ok
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "e2e"))
+from pycheck import check, done
 def page(rel):
     return open(os.path.join(site, rel), encoding="utf-8").read()
 def hrefs(html):
@@ -153,7 +150,7 @@ check("the whole-site zip holds the offline copy of every downloads page",
       sorted(off) == dls and all("离线副本" in t and 'href="bundles/' not in t
                                  and 'href="https://dix.example.gov.cn/bundles/' in t
                                  for t in off.values()), str(sorted(off)))
-sys.exit(failed)
+done()
 PY
 
 # A theme without departments.html: no index, and the home page (the

@@ -35,15 +35,8 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 site = sys.argv[1]
-failed = 0
-
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print("PASS " + name)
-    else:
-        print("FAIL %s%s" % (name, ": " + why if why else ""))
-        failed = 1
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "e2e"))
+from pycheck import check, done
 
 class Page(HTMLParser):
     """Links, ids, headings, meta tags, JSON-LD and navs of one page."""
@@ -301,7 +294,7 @@ check("home links the downloads page, which exists",
       dl and os.path.isfile(os.path.join(site, "downloads.html")))
 check("home meta", hp.meta.get("og:type") == "website" and hp.meta.get("SiteName") and
       "ArticleTitle" not in hp.meta)
-sys.exit(failed)
+done()
 PY
 
 # ---- a broken link in content is an error at its position ----
@@ -395,11 +388,8 @@ if "$FAZHI" build -C "$tmp/p5" -o "$tmp/p5/site" --quiet --no-bundles >"$tmp/p5.
 	python3 - "$tmp/p5/site" <<'PY' || fails=$((fails + 1))
 import os, re, sys, urllib.parse
 site = sys.argv[1]
-failed = 0
-def check(name, ok, why=""):
-    global failed
-    print(("PASS " if ok else "FAIL ") + name + ("" if ok or not why else ": " + why))
-    failed |= not ok
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "e2e"))
+from pycheck import check, done
 def page(rel):
     return open(os.path.join(site, rel), encoding="utf-8").read()
 def head_rel(html, r):
@@ -428,7 +418,7 @@ check("without bundles no page links downloads.html",
 d1 = page("department/市司法局.html")
 check("department pages paginate", os.path.exists(os.path.join(site, "department/市司法局-2.html"))
       and urllib.parse.unquote(head_rel(d1, "next") or "") == "../department/市司法局-2.html")
-sys.exit(failed)
+done()
 PY
 else
 	fail "site with page_size 2 builds" "$(head -3 "$tmp/p5.out")"
