@@ -73,7 +73,7 @@ struct tmpl {
 	struct tblock	*blocks; /* block tags, in order */
 	size_t		 nblocks;
 	size_t		 depth;	/* blocks open while translating */
-	int		 content; /* output seen (for 'extends must be first') */
+	int		 extending; /* its first tag is an extends */
 	int		 bad;	/* 1 if diagnosed: not syntax-checked */
 	int		 mark;	/* cycle search: 0 new, 1 on the path, 2 done */
 };
@@ -598,7 +598,6 @@ S_inherit(struct tmpl *t, const char *c, size_t n, int line, int col)
 		b->define = t->ext != NONE && t->depth == 0;
 		b->open = 1;
 		t->depth++;
-		t->content = 1;
 		if (b->define) {
 			buf_puts(o, "if not __B[");
 			S_put_lstr(o, b->name, len);
@@ -632,7 +631,7 @@ S_inherit(struct tmpl *t, const char *c, size_t n, int line, int col)
 		free(pname);
 		return -1;
 	}
-	if (t->ext != NONE || t->content) {
+	if (t->ext != NONE || !t->extending) {
 		diag_error(t->path, line, col, "extends must be the first "
 		    "tag of the template, before any text, block or output%s",
 		    t->ext != NONE ? " (and only once)" : "");
@@ -789,15 +788,14 @@ S_translate(struct tmpl *t)
 	struct run run = { { 0 }, 0 };
 	size_t	 n = t->srclen, i = 0, j, a, b, k, open, nl = 0;
 	enum tag kind;
-	int	 rtrim = 0, ltrim, line, col, rc = 0, esc, extending, r;
+	int	 rtrim = 0, ltrim, line, col, rc = 0, esc, r;
 
 	buf_puts(o, PROLOGUE);
 	if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		i = 3;	/* a byte order mark is not page text */
 	t->ext = NONE;
 	t->depth = 0;
-	t->content = 0;
-	extending = S_extends_first(s, n, i);
+	t->extending = S_extends_first(s, n, i);
 	for (;;) {
 		j = S_find_open(s, n, i);
 		kind = TAG_EXPR;
@@ -819,7 +817,7 @@ S_translate(struct tmpl *t)
 		a = rtrim ? S_trim_fwd(s, i, j) : i;
 		b = ltrim ? S_trim_back(s, a, j) : j;
 		S_run_newlines(o, &run, s, i, a);
-		if (a < b && extending && t->depth == 0) {
+		if (a < b && t->extending && t->depth == 0) {
 			/* Only blocks show in a template that extends. */
 			if (!S_blank(s + a, b - a)) {
 				S_position(s, S_skip_ws(s, b, a), &line, &col);
@@ -830,8 +828,6 @@ S_translate(struct tmpl *t)
 			}
 			S_run_newlines(o, &run, s, a, b);
 		} else if (a < b) {
-			if (!S_blank(s + a, b - a))
-				t->content = 1;
 			S_run_slot(o, &run, 0);
 			S_put_lstr(&run.args, s + a, b - a);
 		}
@@ -871,7 +867,7 @@ S_translate(struct tmpl *t)
 			if (r == 0) {
 				r = S_include(t, buf_cstr(&code), code.len,
 				    line, col);
-				if (r == 1 && extending && t->depth == 0) {
+				if (r == 1 && t->extending && t->depth == 0) {
 					diag_error(t->path, line, col,
 					    "include outside a block: a "
 					    "template that extends another "
@@ -879,8 +875,6 @@ S_translate(struct tmpl *t)
 					rc = -1;
 				}
 			}
-			if (!S_blank(code.data, code.len))
-				t->content = 1;
 			switch (r) {
 			case 1:
 				continue;
@@ -904,8 +898,7 @@ S_translate(struct tmpl *t)
 			continue;
 		}
 		esc = kind == TAG_EXPR;
-		t->content = 1;
-		if (extending && t->depth == 0) {
+		if (t->extending && t->depth == 0) {
 			diag_error(t->path, line, col, "'%.*s %s' outside a "
 			    "block: a template that extends another shows "
 			    "only its blocks", (int)open, s + j, close);
